@@ -1,0 +1,1 @@
+"""hc_pipeline: the Dagster code location."""

@@ -1,0 +1,33 @@
+"""Which landed object a partition stands for: run tags from the sensor, else the partition's manifest."""
+
+import json
+
+import dagster as dg
+
+from hc_pipeline.resources.landing import LandedObject
+from hc_pipeline.resources.storage import LakeStorage
+
+KEY_TAG, VERSION_TAG, MODIFIED_TAG = "hc/object_key", "hc/object_version", "hc/last_modified"
+
+
+def run_tags(obj: LandedObject) -> dict[str, str]:
+    """The tags a run carries so its assets know the object it processes."""
+    return {KEY_TAG: obj.key, VERSION_TAG: obj.version, MODIFIED_TAG: repr(obj.last_modified)}
+
+
+def landed_object(context: dg.AssetExecutionContext, domain: str, storage: LakeStorage) -> LandedObject:
+    """The object behind this run's partition; a re-run from the UI finds it in the manifest."""
+    manifest = storage.path("manifests", domain, f"{context.partition_key}.json")
+    tags = context.run.tags
+    if KEY_TAG in tags:
+        obj = LandedObject(tags[KEY_TAG], tags[VERSION_TAG], float(tags[MODIFIED_TAG]), -1)
+        if not manifest.exists():
+            storage.write_json(manifest, {"key": obj.key, "version": obj.version, "last_modified": obj.last_modified})
+        return obj
+    if not manifest.exists():
+        raise dg.Failure(
+            f"partition {context.partition_key}: no landed object is recorded for it; "
+            "partitions are added by the landing sensor or `hc-pipeline run`"
+        )
+    record = json.loads(manifest.read_text())
+    return LandedObject(record["key"], record["version"], record["last_modified"], -1)

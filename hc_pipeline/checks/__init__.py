@@ -1,0 +1,1 @@
+"""Asset checks built from the pandera rule groups."""

@@ -1,0 +1,113 @@
+"""The `hc-pipeline` command: generate, ingest, run, query, demo."""
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from hc_pipeline.partitions import DOMAINS
+
+
+def _defs():
+    from hc_pipeline.definitions import defs  # imported late: Dagster's import costs seconds
+
+    return defs
+
+
+def cmd_generate(args) -> int:
+    from hc_pipeline.generate.writer import generate
+
+    summary = generate(Path(args.out), patients=args.patients, facilities=args.facilities,
+                       defect_rate=args.defect_rate, seed=args.seed, run_date=args.run_date)
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def cmd_ingest(args) -> int:
+    landing = _defs().resources["landing"]
+    for name in args.files:
+        path = Path(name)
+        obj = landing.put(f"{args.domain}/{path.name}", path.read_bytes())
+        print(f"landed {obj.key} ({obj.size} bytes) -> {landing.uri(obj.key)}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from hc_pipeline.deployment import hc_home
+    from hc_pipeline.runner import instance_for, run_pending
+
+    summary = run_pending(_defs(), instance_for(hc_home()), args.as_of, args.horizon_days)
+    for domain, keys in summary.processed.items():
+        print(f"{domain}: processed {len(keys)} new file(s)")
+    for failed in summary.failed:
+        print(f"failed run: {failed}", file=sys.stderr)
+    if summary.reports_refreshed:
+        print("reports refreshed: " + ", ".join(summary.reports_refreshed))
+    return 0
+
+
+def cmd_query(args) -> int:
+    frame = _defs().resources["query_engine"].query(args.sql)
+    if args.format == "csv":
+        frame.to_csv(sys.stdout, index=False)
+    elif args.format == "json":
+        print(frame.to_json(orient="records", date_format="iso", indent=2))
+    else:
+        print(frame.to_string(index=False) if len(frame) else "(no rows)")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from hc_pipeline.demo import run_demo
+
+    return run_demo(patients=args.patients, facilities=args.facilities, seed=args.seed)
+
+
+def _date(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="hc-pipeline", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="write sample files and the ground truth of injected defects")
+    generate.add_argument("out")
+    generate.add_argument("--patients", type=int, default=10_000)
+    generate.add_argument("--facilities", type=int, default=200)
+    generate.add_argument("--defect-rate", type=float, default=0.05)
+    generate.add_argument("--seed", type=int, default=7)
+    generate.add_argument("--run-date", type=_date, default=None, help="the date defects are relative to (today)")
+    generate.set_defaults(func=cmd_generate)
+
+    ingest = commands.add_parser("ingest", help="put files into the landing zone")
+    ingest.add_argument("domain", choices=DOMAINS)
+    ingest.add_argument("files", nargs="+")
+    ingest.set_defaults(func=cmd_ingest)
+
+    run = commands.add_parser("run", help="process every landed file not yet processed, then refresh reports")
+    run.add_argument("--as-of", type=_date, default=None, help="run date for the rules and reports (today)")
+    run.add_argument("--horizon-days", type=int, default=None)
+    run.set_defaults(func=cmd_run)
+
+    query = commands.add_parser("query", help="run Athena-dialect SQL over the lake tables")
+    query.add_argument("sql")
+    query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    query.set_defaults(func=cmd_query)
+
+    demo = commands.add_parser("demo", help="generate, land and process sample data; print a summary")
+    demo.add_argument("--patients", type=int, default=12_000)
+    demo.add_argument("--facilities", type=int, default=300)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=cmd_demo)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

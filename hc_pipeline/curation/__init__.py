@@ -1,0 +1,1 @@
+"""Pure functions that turn raw records into curated and quarantined rows with findings."""

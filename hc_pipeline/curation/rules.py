@@ -1,0 +1,100 @@
+"""Turn pandera rule groups into per-row findings: one boolean mask per rule id, computed once."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow
+
+ERROR, WARNING = "error", "warning"
+REASONS_DTYPE = pd.ArrowDtype(pyarrow.list_(pyarrow.string()))
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule id, as stewards see it."""
+
+    id: str
+    severity: str
+    field: str
+    group: str
+    description: str
+    second_pass: bool
+    check: pa.Check
+
+
+@dataclass(frozen=True)
+class RuleGroup:
+    """A pandera model whose checks are rules of one category (conformance, completeness, ...)."""
+
+    name: str
+    description: str
+    warn_above: float
+    rules: tuple[Rule, ...]
+
+
+def rule_group(model: type[pa.DataFrameModel]) -> RuleGroup:
+    """Read a rule group from a pandera model: check name = rule id, `raise_warning` = warning."""
+    config = model.Config
+    rules = tuple(
+        Rule(
+            id=check.name,
+            severity=WARNING if check.raise_warning else ERROR,
+            field=(check.statistics or {}).get("field", ""),
+            group=config.title,
+            description=check.description or "",
+            second_pass=bool((check.statistics or {}).get("second_pass")),
+            check=check,
+        )
+        for check in model.to_schema().checks
+    )
+    return RuleGroup(config.title, config.description, config.metadata["warn_above"], rules)
+
+
+def evaluate(staged: pd.DataFrame, groups: tuple[RuleGroup, ...]) -> pd.DataFrame:
+    """A boolean frame, one column per rule id, True where the row breaks the rule.
+
+    Second-pass rules see the first pass as `_is_<rule>` columns and `_is_error`.
+    """
+    rules = [rule for group in groups for rule in group.rules]
+    masks = {}
+    for rule in (r for r in rules if not r.second_pass):
+        masks[rule.id] = _failures(rule, staged)
+    first = staged.assign(
+        _is_error=np.logical_or.reduce(
+            [masks[r.id] for r in rules if r.id in masks and r.severity == ERROR]
+            or [np.zeros(len(staged), dtype=bool)]
+        ),
+        **{f"_is_{rule_id}": mask for rule_id, mask in masks.items()},
+    )
+    for rule in (r for r in rules if r.second_pass):
+        masks[rule.id] = _failures(rule, first)
+    return pd.DataFrame({r.id: masks[r.id] for r in rules}, index=staged.index)
+
+
+def _failures(rule: Rule, frame: pd.DataFrame) -> np.ndarray:
+    passed = rule.check(frame).check_output
+    return ~np.asarray(pd.Series(passed).fillna(False), dtype=bool)
+
+
+def reasons_column(masks: pd.DataFrame) -> pd.Series:
+    """Each row's rule ids in rule order, as an Arrow list column."""
+    values = masks.to_numpy(dtype=bool)
+    _, cols = np.nonzero(values)
+    offsets = np.concatenate([[0], np.cumsum(values.sum(axis=1))]).astype(np.int32)
+    names = pyarrow.array(np.asarray(masks.columns, dtype=object)[cols], type=pyarrow.string())
+    lists = pyarrow.ListArray.from_arrays(pyarrow.array(offsets), names)
+    return pd.Series(pd.arrays.ArrowExtensionArray(lists), index=masks.index, dtype=REASONS_DTYPE)
+
+
+@dataclass(frozen=True)
+class Curation:
+    """What curation makes of one file's raw records."""
+
+    curated: pd.DataFrame
+    quarantined: pd.DataFrame
+    masks: pd.DataFrame
+
+    def conserved(self, raw_rows: int) -> bool:
+        return len(self.curated) + len(self.quarantined) == raw_rows

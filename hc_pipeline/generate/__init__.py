@@ -1,0 +1,1 @@
+"""Sample-data generator with ground truth of injected defects."""

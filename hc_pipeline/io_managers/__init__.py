@@ -1,0 +1,1 @@
+"""IO managers: parquet on a UPath (local folder or s3://)."""

@@ -1,0 +1,54 @@
+"""Parquet files on a UPath: `lake/<domain>/<asset>/<partition>.parquet`, local or on S3."""
+
+import io
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from upath import UPath
+
+from hc_pipeline.resources.storage import LakeStorage
+
+
+class ParquetUPathIOManager(dg.UPathIOManager):
+    """Writes each DataFrame output as one parquet file and reads it back unchanged."""
+
+    extension = ".parquet"
+
+    def __init__(self, storage: LakeStorage):
+        super().__init__(base_path=storage.path("lake"))
+        self._storage = storage
+
+    def get_asset_relative_path(self, context) -> UPath:
+        # Unpartitioned tables get a folder too, so every table has one LOCATION.
+        path = UPath(*context.asset_key.path)
+        return path if context.has_asset_partitions else path / "data"
+
+    def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame, path: UPath) -> None:
+        table = pa.Table.from_pandas(obj, preserve_index=False)
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        self._storage.write_bytes(path, buffer.getvalue())
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
+        with path.open("rb") as handle:
+            return pq.read_table(handle).to_pandas(types_mapper=_arrow_dtype_for)
+
+
+def _arrow_dtype_for(arrow_type: pa.DataType):
+    """Keep strings, lists and structs Arrow-backed when reading back."""
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return pd.StringDtype("pyarrow")
+    if pa.types.is_list(arrow_type) or pa.types.is_struct(arrow_type):
+        return pd.ArrowDtype(arrow_type)
+    return None
+
+
+class LakeParquetIOManager(dg.ConfigurableIOManagerFactory):
+    """The lake: parquet under the storage root's `lake/` zone."""
+
+    storage: dg.ResourceDependency[LakeStorage]
+
+    def create_io_manager(self, context) -> ParquetUPathIOManager:
+        return ParquetUPathIOManager(self.storage)

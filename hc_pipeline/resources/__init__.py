@@ -1,0 +1,1 @@
+"""Everything that touches the outside: landing zone, storage zones, query engine, notifier."""

@@ -1,0 +1,92 @@
+"""The landing zone: where teams drop files, listed and read by the sensors and the assets."""
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import dagster as dg
+from upath import UPath
+
+
+@dataclass(frozen=True)
+class LandedObject:
+    """One version of a landed file; `key` is relative to the landing zone, e.g. `patients/a.csv`."""
+
+    key: str
+    version: str
+    last_modified: float
+    size: int
+
+    @property
+    def domain(self) -> str:
+        return self.key.split("/", 1)[0]
+
+    @property
+    def run_key(self) -> str:
+        return f"{self.key}@{self.version}"
+
+
+class VersionChanged(Exception):
+    """The landed object was replaced by a newer version."""
+
+
+class LandingZone(dg.ConfigurableResource, ABC):
+    """Lists, reads and receives landed files; local folder and S3 share this interface."""
+
+    @abstractmethod
+    def list_objects(self, domain: str) -> Iterator[LandedObject]:
+        """Every object under `<domain>/`, in any order."""
+
+    @abstractmethod
+    def read_bytes(self, key: str, version: str | None = None) -> bytes:
+        """The content of the object at `key`; with `version`, only if it is still that version."""
+
+    @abstractmethod
+    def put(self, key: str, data: bytes) -> LandedObject:
+        """Land `data` at `key`, replacing any earlier version."""
+
+    @abstractmethod
+    def uri(self, key: str) -> str:
+        """Where the object lives, for people to find it."""
+
+
+class LocalLandingZone(LandingZone):
+    """The landing zone as a local folder: `<root>/landing/<domain>/...`; the version is the content's MD5."""
+
+    root: str
+
+    @property
+    def _landing(self) -> UPath:
+        return UPath(self.root) / "landing"
+
+    def list_objects(self, domain: str) -> Iterator[LandedObject]:
+        folder = self._landing / domain
+        if not folder.exists():
+            return
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.name.startswith("."):
+                yield self._describe(path)
+
+    def _describe(self, path: UPath) -> LandedObject:
+        stat = path.stat()
+        digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+        key = path.relative_to(self._landing).as_posix()
+        return LandedObject(key=key, version=digest, last_modified=stat.st_mtime, size=stat.st_size)
+
+    def read_bytes(self, key: str, version: str | None = None) -> bytes:
+        data = (self._landing / key).read_bytes()
+        if version and hashlib.md5(data, usedforsecurity=False).hexdigest() != version:
+            raise VersionChanged(f"{key}: the file changed after version {version} landed; the new version is its own partition")
+        return data
+
+    def put(self, key: str, data: bytes) -> LandedObject:
+        target = self._landing / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        partial.write_bytes(data)
+        partial.rename(target)
+        return self._describe(target)
+
+    def uri(self, key: str) -> str:
+        return str(self._landing / key)

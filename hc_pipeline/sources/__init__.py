@@ -1,0 +1,1 @@
+"""File readers: the bytes of a landed file in, a DataFrame of raw records out."""
