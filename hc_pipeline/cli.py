@@ -40,11 +40,13 @@ def cmd_run(args) -> int:
     summary = run_pending(_defs(), instance_for(hc_home()), args.as_of, args.horizon_days)
     for domain, keys in summary.processed.items():
         print(f"{domain}: processed {len(keys)} new file(s)")
+    for stopped in summary.stopped_by_checks:
+        print(f"stopped by a blocking check (file quarantined or rules broken): {stopped}")
     for failed in summary.failed:
-        print(f"failed run: {failed}", file=sys.stderr)
+        print(f"run failed (internal error): {failed}", file=sys.stderr)
     if summary.reports_refreshed:
         print("reports refreshed: " + ", ".join(summary.reports_refreshed))
-    return 0
+    return 1 if summary.failed else 0
 
 
 def cmd_query(args) -> int:

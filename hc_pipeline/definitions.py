@@ -7,11 +7,16 @@ from hc_pipeline.deployment import build_resources
 from hc_pipeline.jobs import file_job
 from hc_pipeline.sensors import landing_sensor
 
-patients_job = file_job("patients", patients.assets)
 
-defs = dg.Definitions(
-    assets=[*patients.assets],
-    jobs=[patients_job],
-    sensors=[landing_sensor("patients", patients_job)],
-    resources=build_resources(),
-)
+def make_definitions(resources: dict) -> dg.Definitions:
+    """Everything in the code location, on the given resources."""
+    patients_job = file_job("patients", patients.assets)
+    return dg.Definitions(
+        assets=[*patients.assets],
+        jobs=[patients_job],
+        sensors=[landing_sensor("patients", patients_job)],
+        resources=resources,
+    )
+
+
+defs = make_definitions(build_resources())

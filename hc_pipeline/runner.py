@@ -12,9 +12,10 @@ from hc_pipeline.partitions import DOMAINS, files_partitions, partition_key_for
 
 @dataclass
 class RunSummary:
-    """What one `run` did: the partitions processed per domain and the runs that failed."""
+    """What one `run` did: partitions processed, files stopped by a blocking check, runs that broke."""
 
     processed: dict[str, list[str]] = field(default_factory=dict)
+    stopped_by_checks: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     reports_refreshed: list[str] = field(default_factory=list)
 
@@ -64,7 +65,9 @@ def run_pending(
             )
             done.append(key)
             if not result.success:
-                summary.failed.append(f"{obj.key} ({key})")
+                errors = {e.step_failure_data.error.cls_name for e in result.get_step_failure_events()}
+                stopped = errors == {"DagsterAssetCheckFailedError"}
+                (summary.stopped_by_checks if stopped else summary.failed).append(f"{obj.key} ({key})")
         reports = [a for a in _assets(defs) if _is_domain(a, domain) and not a.partitions_def]
         if reports and done:
             dg.materialize(

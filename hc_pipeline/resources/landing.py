@@ -64,6 +64,8 @@ class LocalLandingZone(LandingZone):
         folder = self._landing / domain
         if not folder.exists():
             return
+        if not folder.is_dir():
+            raise NotADirectoryError(f"{folder} is not a folder")
         for path in sorted(folder.rglob("*")):
             if path.is_file() and not path.name.startswith("."):
                 yield self._describe(path)

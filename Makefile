@@ -1,0 +1,33 @@
+# Two commands matter: `make demo` and `make test`. Both install into .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HC_HOME ?= $(CURDIR)/.hc_home
+STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
+
+.PHONY: install demo test dev bench clean
+
+$(STAMP): setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip check
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+demo: install
+	HC_HOME=$(HC_HOME) $(VENV)/bin/hc-pipeline demo
+
+test: install
+	$(PY) -m pytest -q hc_pipeline_tests
+
+dev: install
+	@mkdir -p $(HC_HOME)/dagster
+	@test -f $(HC_HOME)/dagster/dagster.yaml || printf 'telemetry:\n  enabled: false\nnux:\n  enabled: false\n' > $(HC_HOME)/dagster/dagster.yaml
+	@echo "Dagster UI: http://127.0.0.1:3000  (instance: $(HC_HOME)/dagster)"
+	HC_HOME=$(HC_HOME) DAGSTER_HOME=$(HC_HOME)/dagster $(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+clean:
+	rm -rf $(HC_HOME)

@@ -1,0 +1,175 @@
+"""Patients admission CSV: landed bytes in, one string row per CSV record out."""
+
+import csv
+import io
+import re
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+from hc_pipeline.sources.errors import UnreadableFile
+
+REQUIRED_COLUMNS = ("patient_id", "age", "gender", "admission_date", "discharge_date", "diagnosis")
+ADDED_COLUMNS = ("source_file", "source_row", "parse_error")
+
+_BOM = "\ufeff"
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
+_NON_ALNUM = re.compile(r"[\W_]+")
+# Appended after the data so pyarrow, which silently accepts a quote left open at EOF, shows it:
+# an open quote swallows this record, so it is missing from the last row.
+_SENTINEL = "hc_pipeline_end_of_file"
+_OTHER_DELIMITERS = ((";", "';'"), ("\t", "tab"), ("|", "'|'"))
+_STRING = pd.StringDtype("pyarrow")
+
+
+def normalise_header(name: str) -> str:
+    """Lower-case a header name and turn runs of non-alphanumerics into one "_" ("Patient ID" -> patient_id)."""
+    return _NON_ALNUM.sub("_", name.strip().lower()).strip("_")
+
+
+def read_admissions(data: bytes, source_file: str) -> pd.DataFrame:
+    """Every column of the CSV as stripped strings (blank -> null), plus source_file, source_row, parse_error."""
+    text, body = _decode(data, source_file)
+    records = _records(text, source_file)
+    header = next(records, (0, None))[1]
+    names = _column_names(header)
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        raise UnreadableFile(source_file, f"required columns missing: {', '.join(missing)}{_delimiter_hint(header)}")
+    columns = _read_arrow(body, names)
+    errors = None
+    if columns is None:
+        columns, errors = _read_python(records, len(names))
+    if len(columns[0]) == 0:
+        raise UnreadableFile(source_file, "header only, no data rows")
+    return _frame(names, columns, errors, source_file)
+
+
+def _decode(data: bytes, source_file: str) -> tuple[str, bytes]:
+    """The file as text, and as UTF-8 bytes without BOM for pyarrow."""
+    if b"\x00" in data:
+        raise UnreadableFile(source_file, "binary content, not a CSV text file")
+    try:
+        text = data.decode("utf-8")
+        body = data[3:] if text.startswith(_BOM) else data
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+        body = None
+    text = text.removeprefix(_BOM)
+    if not text or text.isspace():
+        raise UnreadableFile(source_file, "file is empty")
+    sample = text[:65536]
+    if len(_CONTROL.findall(sample)) > 0.1 * len(sample):
+        raise UnreadableFile(source_file, "binary content, not a CSV text file")
+    return text, body if body is not None else text.encode("utf-8")
+
+
+def _records(text: str, source_file: str):
+    """Yield (first line number, fields) per non-blank CSV record, with Python's csv module."""
+    at_eof = False
+
+    def lines():
+        nonlocal at_eof
+        # StringIO holds 4 bytes a character: feed it 1 MB pieces cut after a "\n", not the whole file.
+        start = 0
+        while start < len(text):
+            end = text.find("\n", start + (1 << 20)) + 1 or len(text)
+            yield from io.StringIO(text[start:end], newline="")
+            start = end
+        at_eof = True
+
+    reader = csv.reader(lines())
+    line = 1
+    try:
+        for row in reader:
+            # The reader asked for a line past the end and still returned a record: it was inside quotes.
+            if at_eof:
+                raise UnreadableFile(source_file, f"line {line}: unterminated quoted field")
+            # Whitespace-only lines count as blank lines, as pyarrow skips empty lines.
+            if len(row) > 1 or (row and row[0].strip()):
+                yield line, row
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        # A quote left open makes the rest of the file one field, which first hits the size limit.
+        reason = "unterminated quoted field" if "field limit" in str(exc) else str(exc)
+        raise UnreadableFile(source_file, f"line {line}: {reason}") from None
+
+
+def _column_names(header: list[str] | None) -> list[str]:
+    """Normalised, unique column names; a blank name becomes column_<position>."""
+    taken, names = set(ADDED_COLUMNS), []
+    for position, raw in enumerate(header or [], start=1):
+        base = normalise_header(raw) or f"column_{position}"
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name)
+        names.append(name)
+    return names
+
+
+def _delimiter_hint(header: list[str] | None) -> str:
+    """Say which other delimiter would reveal required columns in this header, if any."""
+    line = ",".join(header or [])
+    for delimiter, label in _OTHER_DELIMITERS:
+        fields = line.split(delimiter)
+        if len(fields) > 1 and any(normalise_header(f) in REQUIRED_COLUMNS for f in fields):
+            return f"; the header looks {label}-delimited"
+    return ""
+
+
+def _read_arrow(body: bytes, names: list[str]) -> list[pa.ChunkedArray] | None:
+    """Fast path: the raw data columns, or None when pyarrow cannot read the file as a rectangle."""
+    sentinel = [_SENTINEL] * len(names)
+    try:
+        table = pa_csv.read_csv(
+            pa.py_buffer(body + ("\n" + ",".join(sentinel) + "\n").encode()),
+            read_options=pa_csv.ReadOptions(column_names=names, block_size=4 << 20),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: pa.string() for name in names}, strings_can_be_null=False
+            ),
+        )
+    except pa.ArrowException:
+        return None
+    if table.num_rows < 2 or list(table.slice(table.num_rows - 1).to_pylist()[0].values()) != sentinel:
+        return None
+    # Row 0 is the header, read as data so every column can be typed as string by name.
+    return table.slice(1, table.num_rows - 2).columns
+
+
+def _read_python(records, width: int) -> tuple[list[pa.Array], list[str | None]]:
+    """Slow path for what pyarrow refuses: ragged records are padded or cut, and get a parse_error."""
+    values, errors = [], []
+    for _, row in records:
+        n = len(row)
+        if n == width:
+            errors.append(None)
+        else:
+            errors.append(f"record has {n} field{'s' if n != 1 else ''}, header has {width}")
+            row = (row + [None] * width)[:width]
+        values.extend(row)
+    return [pa.array(values[i::width], pa.string()) for i in range(width)], errors
+
+
+def _frame(names, columns, errors, source_file: str) -> pd.DataFrame:
+    """Strip values, make blanks null and add the provenance columns."""
+    n_rows = len(columns[0])
+    arrays = []
+    for column in columns:
+        column = pc.utf8_trim_whitespace(column)
+        arrays.append(pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column))
+    arrays += [
+        pa.repeat(pa.scalar(source_file, pa.string()), n_rows),
+        pa.array(np.arange(1, n_rows + 1, dtype=np.int64)),
+        pa.array(errors, pa.string()) if errors is not None else pa.nulls(n_rows, pa.string()),
+    ]
+    table = pa.table(arrays, names=[*names, *ADDED_COLUMNS])
+    return table.to_pandas(types_mapper={pa.string(): _STRING}.get)

@@ -1,0 +1,1 @@
+"""Tests that materialize the domain assets."""

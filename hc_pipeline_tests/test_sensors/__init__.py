@@ -1,0 +1,1 @@
+"""Tests for the landing sensors and their cursor."""

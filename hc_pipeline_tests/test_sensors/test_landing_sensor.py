@@ -1,0 +1,81 @@
+"""The local landing sensor, evaluated with build_sensor_context on a real instance."""
+
+import json
+import os
+
+import dagster as dg
+import pytest
+
+from hc_pipeline.partitions import files_partitions, partition_key_for
+
+CSV = b"patient_id,age,gender,admission_date,discharge_date,diagnosis\nP1,40,M,2024-01-01,2024-01-03,Flu\n"
+
+
+@pytest.fixture
+def sensor(defs):
+    return defs.get_sensor_def("patients_landing_sensor")
+
+
+def tick(sensor, defs, instance, cursor=None):
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=defs.resources) as context:
+        return sensor(context), context
+
+
+def test_first_tick_adds_a_partition_and_requests_one_run_per_file(sensor, defs, instance, land):
+    a = land("patients/a.csv", CSV)
+    b = land("patients/b c.csv", CSV + b"P2,50,F,2024-02-01,2024-02-02,Flu\n")
+    result, _ = tick(sensor, defs, instance)
+    keys = {partition_key_for(o.key, o.version) for o in (a, b)}
+    assert {r.partition_key for r in result.run_requests} == keys
+    assert {r.run_key for r in result.run_requests} == {a.run_key, b.run_key}
+    assert set(result.dynamic_partitions_requests[0].partition_keys) == keys
+    assert all(r.tags["hc/object_key"] in {a.key, b.key} for r in result.run_requests)
+
+
+def test_second_tick_with_nothing_new_requests_nothing(sensor, defs, instance, land):
+    land("patients/a.csv", CSV)
+    first, _ = tick(sensor, defs, instance)
+    second, _ = tick(sensor, defs, instance, cursor=first.cursor)
+    assert second.run_requests == [] and second.skip_reason is not None
+
+
+def test_overwrite_with_new_content_requests_a_new_partition(sensor, defs, instance, land, home):
+    first_version = land("patients/a.csv", CSV)
+    first, _ = tick(sensor, defs, instance)
+    path = home / "landing" / "patients" / "a.csv"
+    path.write_bytes(CSV + b"P9,30,F,2024-03-01,2024-03-02,Flu\n")
+    os.utime(path, (path.stat().st_mtime + 5, path.stat().st_mtime + 5))
+    second, _ = tick(sensor, defs, instance, cursor=first.cursor)
+    assert len(second.run_requests) == 1
+    assert second.run_requests[0].partition_key != partition_key_for(first_version.key, first_version.version)
+
+
+def test_same_content_landed_again_is_not_requested_again(sensor, defs, instance, land):
+    land("patients/a.csv", CSV)
+    first, _ = tick(sensor, defs, instance)
+    land("patients/a.csv", CSV)
+    second, _ = tick(sensor, defs, instance, cursor=first.cursor)
+    assert second.run_requests == []
+
+
+def test_listing_error_skips_with_the_reason_and_loses_nothing(sensor, defs, instance, land, home):
+    land("patients/a.csv", CSV)
+    first, _ = tick(sensor, defs, instance)
+    folder = home / "landing" / "patients"
+    folder.rename(home / "parked")
+    folder.write_text("not a folder")
+    broken, _ = tick(sensor, defs, instance, cursor=first.cursor)
+    assert isinstance(broken, dg.SkipReason)
+    assert "listing landing/patients/ failed" in broken.skip_message and "is not a folder" in broken.skip_message
+    folder.unlink()
+    (home / "parked").rename(folder)
+    land("patients/b.csv", CSV + b"P2,1,F,2024-01-01,2024-01-02,Flu\n")
+    recovered, _ = tick(sensor, defs, instance, cursor=first.cursor)
+    assert [r.run_key.split("@")[0] for r in recovered.run_requests] == ["patients/b.csv"]
+
+
+def test_cursor_is_json_with_a_watermark(sensor, defs, instance, land):
+    land("patients/a.csv", CSV)
+    result, _ = tick(sensor, defs, instance)
+    assert json.loads(result.cursor)["watermark"] > 0
+    assert files_partitions["patients"].name == "patients_files"

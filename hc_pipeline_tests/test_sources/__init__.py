@@ -1,0 +1,1 @@
+"""Tests for the file readers in hc_pipeline.sources."""
