@@ -50,7 +50,13 @@ def cmd_run(args) -> int:
 
 
 def cmd_query(args) -> int:
-    frame = _defs().resources["query_engine"].query(args.sql)
+    engine = _defs().resources["query_engine"]
+    try:
+        frame = engine.query(args.sql)
+    except Exception as error:  # the engine's own message names the table or column at fault
+        print(f"hc-pipeline query: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"tables: {', '.join(engine.tables()) or '(none yet: run `hc-pipeline run`)'}", file=sys.stderr)
+        return 2
     if args.format == "csv":
         frame.to_csv(sys.stdout, index=False)
     elif args.format == "json":

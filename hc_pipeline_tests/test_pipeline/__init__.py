@@ -1,0 +1,1 @@
+"""Whole-pipeline tests on generated data: ground truth, privacy, the command line."""
