@@ -2,19 +2,27 @@
 
 import dagster as dg
 
-from hc_pipeline.assets import patients
+from hc_pipeline.assets import facilities, patients
 from hc_pipeline.deployment import build_resources
 from hc_pipeline.jobs import file_job
 from hc_pipeline.sensors import landing_sensor
 
+PER_FILE = {"patients": patients.assets, "facilities": facilities.assets[:2]}
+
 
 def make_definitions(resources: dict) -> dg.Definitions:
     """Everything in the code location, on the given resources."""
-    patients_job = file_job("patients", patients.assets)
+    jobs = {domain: file_job(domain, assets) for domain, assets in PER_FILE.items()}
     return dg.Definitions(
-        assets=[*patients.assets],
-        jobs=[patients_job],
-        sensors=[landing_sensor("patients", patients_job)],
+        assets=[*patients.assets, *facilities.assets],
+        asset_checks=facilities.checks,
+        jobs=list(jobs.values()),
+        sensors=[
+            *(landing_sensor(domain, job) for domain, job in jobs.items()),
+            dg.AutomationConditionSensorDefinition(
+                "report_automation", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING
+            ),
+        ],
         resources=resources,
     )
 

@@ -1,6 +1,7 @@
 """`hc-pipeline demo`: generate sample files, land them, process them, print what came out and where."""
 
 import datetime as dt
+import importlib
 
 from hc_pipeline.deployment import hc_home
 from hc_pipeline.partitions import DOMAINS
@@ -58,9 +59,16 @@ def run_demo(patients: int, facilities: int, seed: int) -> int:
 
 
 def _findings_by_rule(engine, domain: str, tables: set[str]):
-    for table in (f"{domain}_anomaly_report", f"{domain}_findings"):
-        if table in tables:
-            return engine.query(
-                f"SELECT rule, severity, count(*) AS n FROM {table} GROUP BY rule, severity ORDER BY severity, rule"
-            )
-    return None
+    """Findings per rule from the quarantine reasons and the curated warnings."""
+    if not {f"{domain}_quarantined_records", f"{domain}_curated_records"} <= tables:
+        return None
+    rules = importlib.import_module(f"hc_pipeline.schemas.{domain}").RULES
+    counts = engine.query(
+        f"""SELECT rule, count(*) AS n FROM (
+              SELECT r AS rule FROM {domain}_quarantined_records CROSS JOIN UNNEST(reasons) AS t (r)
+              UNION ALL
+              SELECT w AS rule FROM {domain}_curated_records CROSS JOIN UNNEST(warnings) AS t (w)
+            ) AS f GROUP BY rule"""
+    )
+    counts["severity"] = counts["rule"].map(lambda r: rules[r].severity)
+    return counts.sort_values(["severity", "rule"])[["rule", "severity", "n"]]

@@ -40,7 +40,7 @@ def group_specs(asset_key: dg.AssetKey, groups: tuple[RuleGroup, ...]) -> list[d
 def group_result(
     asset_key: dg.AssetKey, group: RuleGroup, masks: pd.DataFrame, rows: pd.DataFrame, id_column: str
 ) -> dg.AssetCheckResult:
-    """The WARN result of one rule group over one file's rows, with a masked sample."""
+    """The WARN result of one rule group over one file's rows; `rows` holds `source_row` and the id."""
     ids = [r.id for r in group.rules]
     hits = masks[ids]
     failing = hits.any(axis=1)

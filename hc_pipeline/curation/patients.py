@@ -84,7 +84,7 @@ def curate(raw: pd.DataFrame, run_date: dt.date) -> Curation:
     ).reset_index(drop=True)
     quarantined["reasons"] = quarantined["reasons"].astype(REASONS_DTYPE)
 
-    return Curation(curated=curated, quarantined=quarantined, masks=masks)
+    return Curation(curated=curated, quarantined=quarantined, masks=masks, keys=raw[["source_row", "patient_id"]])
 
 
 def report_findings(curated: pd.DataFrame, quarantined: pd.DataFrame) -> pd.DataFrame:

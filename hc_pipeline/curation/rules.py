@@ -95,6 +95,7 @@ class Curation:
     curated: pd.DataFrame
     quarantined: pd.DataFrame
     masks: pd.DataFrame
+    keys: pd.DataFrame  # source_row and the identifier, aligned with masks
 
     def conserved(self, raw_rows: int) -> bool:
         return len(self.curated) + len(self.quarantined) == raw_rows

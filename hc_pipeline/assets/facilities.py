@@ -1,0 +1,139 @@
+"""Facilities: JSON/NDJSON files landed per file, curated to one schema, reported with Athena-dialect SQL."""
+
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+
+from hc_pipeline.assets.per_file import IO_RETRY, curated_records_asset, raw_records_asset
+from hc_pipeline.curation.facilities import curate
+from hc_pipeline.metadata import markdown_table, table_metadata
+from hc_pipeline.resources.landing import LandedObject
+from hc_pipeline.resources.notifier import Notifier
+from hc_pipeline.resources.query_engine import QueryEngine
+from hc_pipeline.schemas.facilities import RULE_GROUPS, CuratedFacilities
+from hc_pipeline.sources.facilities_json import COLUMNS, read_facilities
+from hc_pipeline.sql import render_sql
+
+DOMAIN = "facilities"
+CURATED = dg.AssetKey([DOMAIN, "curated_records"])
+TIERS = ("expired", "critical", "high", "medium", "upcoming")
+# Refresh once the per-file runs of a batch are done, whichever partitions are missing (unreadable files).
+REFRESH = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("refresh after new files")
+
+
+def empty_raw(source_file: str) -> pd.DataFrame:
+    """The raw frame of a file that could not be read."""
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "source_row" else "string[pyarrow]") for c in COLUMNS})
+
+
+def curate_file(raw: pd.DataFrame, run_date: dt.date, obj: LandedObject, engine: QueryEngine):
+    """Curate one file; ids already curated from files landed before it are duplicates."""
+    landed_at = dt.datetime.fromtimestamp(obj.last_modified, dt.UTC).replace(tzinfo=None)
+    return curate(raw, run_date, known_ids=earlier_facility_ids(engine, obj.key, landed_at), landed_at=landed_at)
+
+
+def earlier_facility_ids(engine: QueryEngine, source_file: str, landed_at: dt.datetime) -> frozenset[str]:
+    """Facility ids curated from other files that landed before this one."""
+    if "facilities_curated_records" not in engine.tables():
+        return frozenset()
+    quoted = source_file.replace("'", "''")
+    ids = engine.query(
+        "SELECT DISTINCT facility_id FROM facilities_curated_records "
+        f"WHERE source_file <> '{quoted}' AND landed_at < TIMESTAMP '{landed_at:%Y-%m-%d %H:%M:%S.%f}'"
+    )
+    return frozenset(ids["facility_id"].dropna().astype(str))
+
+
+raw_records = raw_records_asset(
+    DOMAIN, read_facilities, empty_raw,
+    "One row per facility record of one landed JSON/NDJSON file: its JSON text, file and record number.",
+)
+
+curated_records = curated_records_asset(
+    DOMAIN, curate_file, RULE_GROUPS, CuratedFacilities, "facility_id",
+    ["facility_id", "facility_name", "state", "employee_count", "n_services", "first_accreditation_expiry", "warnings"],
+)
+
+
+class ReportConfig(dg.Config):
+    """The date expiries are measured from (blank = today, UTC) and how far ahead to look."""
+
+    as_of: str | None = None
+    horizon_days: int = 180
+
+    def date(self) -> dt.date:
+        return dt.date.fromisoformat(self.as_of) if self.as_of else dt.datetime.now(dt.UTC).date()
+
+
+def _report_asset(name: str, description: str):
+    return dg.asset(
+        key=[DOMAIN, name],
+        group_name=DOMAIN,
+        deps=[CURATED],
+        description=description,
+        automation_condition=REFRESH,
+        retry_policy=IO_RETRY,
+    )
+
+
+@_report_asset("facility_metrics", "Key numbers per facility (latest record of each), earliest expiry first.")
+def facility_metrics(query_engine: QueryEngine) -> dg.Output[pd.DataFrame]:
+    frame = query_engine.query(render_sql("facility_metrics"))
+    return dg.Output(frame, metadata={**table_metadata(frame), "top_20": dg.MetadataValue.md(markdown_table(frame.head(20)))})
+
+
+@_report_asset("expiring_accreditations", "Accreditations expiring within the horizon, tiered by urgency.")
+def expiring_accreditations(
+    context: dg.AssetExecutionContext, config: ReportConfig, query_engine: QueryEngine, notifier: Notifier
+) -> dg.Output[pd.DataFrame]:
+    as_of = config.date()
+    frame = query_engine.query(render_sql("expiring_accreditations", as_of=as_of, horizon_days=config.horizon_days))
+    counts = {tier: int((frame["tier"] == tier).sum()) for tier in TIERS}
+    critical = frame.loc[frame["tier"] == "critical", ["facility_id", "facility_name"]].drop_duplicates()
+    subject, message = tier_counts_message(counts, list(critical.itertuples(index=False, name=None)), as_of)
+    notifier.notify(subject, message)
+    return dg.Output(
+        frame,
+        metadata={
+            **table_metadata(frame),
+            "as_of": as_of.isoformat(),
+            "horizon_days": config.horizon_days,
+            **{f"tier/{tier}": n for tier, n in counts.items()},
+            "summary": dg.MetadataValue.md(markdown_table(pd.DataFrame({"tier": list(counts), "accreditations": list(counts.values())}))),
+        },
+    )
+
+
+def tier_counts_message(counts: dict[str, int], critical: list[tuple], as_of: dt.date) -> tuple[str, str]:
+    """The alert after each refresh: counts per tier, then critical facilities by id and name."""
+    listed = "\n".join(f"- {fid} {name}" for fid, name in critical[:20])
+    more = f"\n...and {len(critical) - 20} more" if len(critical) > 20 else ""
+    body = ", ".join(f"{tier}: {counts.get(tier, 0)}" for tier in ("critical", "high", "medium"))
+    return (f"Expiring accreditations as of {as_of}", f"{body}\nCritical facilities:\n{listed or '(none)'}{more}")
+
+
+@_report_asset("state_counts", "Facilities, employees, accreditations and expiring accreditations per state.")
+def state_counts(config: ReportConfig, query_engine: QueryEngine) -> dg.Output[pd.DataFrame]:
+    frame = query_engine.query(render_sql("state_counts", as_of=config.date(), horizon_days=config.horizon_days))
+    return dg.Output(frame, metadata={**table_metadata(frame), "states": len(frame)})
+
+
+@dg.asset_check(
+    asset=dg.AssetKey([DOMAIN, "facility_metrics"]),
+    description="Each facility appears once in the latest view. A failure means the latest-record logic broke: "
+    "tell the platform team.",
+    blocking=True,
+    metadata={"category": "uniqueness", "owners": "team:data-stewards"},
+)
+def unique_facility_id(facility_metrics: pd.DataFrame) -> dg.AssetCheckResult:
+    repeated = int(facility_metrics["facility_id"].duplicated().sum())
+    return dg.AssetCheckResult(passed=repeated == 0, metadata={"repeated_ids": repeated, "facilities": len(facility_metrics)})
+
+
+assets = [raw_records, curated_records, facility_metrics, expiring_accreditations, state_counts]
+checks = [unique_facility_id]

@@ -1,0 +1,160 @@
+"""The per-file assets every domain shares: raw records read from one landed file, then curated by rules."""
+
+import datetime as dt
+from collections.abc import Callable
+
+import dagster as dg
+import pandas as pd
+import pandera.errors
+import pandera.pandas as pa
+
+from hc_pipeline.assets.landed import landed_object
+from hc_pipeline.checks.builders import group_result, group_specs, spec
+from hc_pipeline.curation.rules import Curation, RuleGroup
+from hc_pipeline.metadata import table_metadata
+from hc_pipeline.partitions import files_partitions
+from hc_pipeline.resources.landing import LandedObject, LandingZone
+from hc_pipeline.resources.query_engine import QueryEngine
+from hc_pipeline.resources.storage import LakeStorage
+from hc_pipeline.sources.errors import UnreadableFile
+
+IO_RETRY = dg.RetryPolicy(max_retries=3, delay=0.5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+Reader = Callable[[bytes, str], pd.DataFrame]
+CurateFile = Callable[[pd.DataFrame, dt.date, LandedObject, QueryEngine], Curation]
+
+
+class RunDateConfig(dg.Config):
+    """The date rules such as `future_admission` judge against; blank means today (UTC)."""
+
+    run_date: str | None = None
+
+    def date(self) -> dt.date:
+        return dt.date.fromisoformat(self.run_date) if self.run_date else dt.datetime.now(dt.UTC).date()
+
+
+def raw_records_asset(domain: str, read: Reader, empty: Callable[[str], pd.DataFrame], description: str):
+    """`<domain>/raw_records`: read one landed file; an unreadable one is quarantined whole."""
+    key = dg.AssetKey([domain, "raw_records"])
+
+    @dg.asset(
+        key=key,
+        group_name=domain,
+        description=description,
+        partitions_def=files_partitions[domain],
+        retry_policy=IO_RETRY,
+        check_specs=[
+            spec(key, "file_readable",
+                 f"The landed file can be read as a {domain} file. When it fails, the file is copied whole to "
+                 f"quarantine/{domain}/<partition>/ with a .reason.json naming the problem; nothing downstream "
+                 "runs for it. Fix the file and land it again.", "conformance", blocking=True)
+        ],
+    )
+    def raw_records(context: dg.AssetExecutionContext, landing: LandingZone, storage: LakeStorage):
+        obj = landed_object(context, domain, storage)
+        data = landing.read_bytes(obj.key, obj.version)
+        try:
+            raw, reason, copy = read(data, obj.key), None, None
+        except UnreadableFile as unreadable:
+            reason = str(unreadable)
+            copy = storage.quarantine_file(
+                domain, context.partition_key, obj.key.rsplit("/", 1)[-1] or "file", data,
+                {"file": obj.key, "version": obj.version, "reason": unreadable.reason},
+            )
+            context.log.warning(f"quarantined whole file: {reason}")
+            raw = empty(obj.key)
+        yield dg.Output(
+            raw,
+            metadata={
+                **table_metadata(raw, ["source_row", "parse_error"]),
+                "source_file": obj.key,
+                "landing_uri": dg.MetadataValue.path(landing.uri(obj.key)),
+                "readable": reason is None,
+                **({"unreadable_reason": reason, "quarantine_copy": dg.MetadataValue.path(str(copy))} if reason else {}),
+            },
+        )
+        yield dg.AssetCheckResult(
+            check_name="file_readable",
+            passed=reason is None,
+            metadata={"reason": reason or "readable", "source_file": obj.key},
+        )
+
+    return raw_records
+
+
+def curated_records_asset(
+    domain: str,
+    curate_file: CurateFile,
+    groups: tuple[RuleGroup, ...],
+    contract: type[pa.DataFrameModel],
+    id_column: str,
+    preview_columns: list[str],
+):
+    """`<domain>/curated_records` and `<domain>/quarantined_records`, with the domain's checks, in one step."""
+    curated_key = dg.AssetKey([domain, "curated_records"])
+    quarantined_key = dg.AssetKey([domain, "quarantined_records"])
+
+    @dg.multi_asset(
+        name=f"{domain}_curated_records",
+        outs={
+            "curated_records": dg.AssetOut(key=curated_key, description=f"Typed {domain} rows that passed every error rule."),
+            "quarantined_records": dg.AssetOut(key=quarantined_key, description="Raw rows that broke an error rule, with reasons."),
+        },
+        ins={"raw": dg.AssetIn(key=dg.AssetKey([domain, "raw_records"]))},
+        group_name=domain,
+        partitions_def=files_partitions[domain],
+        check_specs=[
+            spec(curated_key, "curated_schema", "Curated rows honour the published column contract "
+                 f"(pandera {contract.__name__}). A failure is a pipeline bug: do not use the file's rows; "
+                 "tell the platform team.", "conformance", blocking=True),
+            spec(curated_key, "row_conservation", "Every raw row is either curated or quarantined, never lost "
+                 "or doubled. A failure is a pipeline bug: tell the platform team.", "completeness", blocking=True),
+            *group_specs(curated_key, groups),
+        ],
+    )
+    def curated_records(
+        context: dg.AssetExecutionContext,
+        config: RunDateConfig,
+        raw: pd.DataFrame,
+        storage: LakeStorage,
+        query_engine: QueryEngine,
+    ):
+        obj = landed_object(context, domain, storage)
+        result = curate_file(raw, config.date(), obj, query_engine)
+        yield dg.Output(
+            result.curated,
+            output_name="curated_records",
+            metadata={**table_metadata(result.curated, preview_columns, masked=(id_column,)),
+                      "rows_with_warnings": int((result.curated["warnings"].list.len() > 0).sum())},
+        )
+        yield dg.Output(
+            result.quarantined,
+            output_name="quarantined_records",
+            metadata=table_metadata(result.quarantined, ["source_row", "reasons"]),
+        )
+        yield contract_result(curated_key, contract, result.curated)
+        yield dg.AssetCheckResult(
+            asset_key=curated_key,
+            check_name="row_conservation",
+            passed=result.conserved(len(raw)),
+            metadata={"raw_rows": len(raw), "curated_rows": len(result.curated),
+                      "quarantined_rows": len(result.quarantined)},
+        )
+        for group in groups:
+            yield group_result(curated_key, group, result.masks, result.keys, id_column)
+
+    return curated_records
+
+
+def contract_result(key: dg.AssetKey, contract: type[pa.DataFrameModel], curated: pd.DataFrame) -> dg.AssetCheckResult:
+    """The blocking schema check: failing checks by name and count, never the failing values."""
+    try:
+        contract.validate(curated, lazy=True)
+        failures = {}
+    except pandera.errors.SchemaErrors as errors:
+        failures = errors.failure_cases.groupby("check").size().astype(int).to_dict()
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name="curated_schema",
+        passed=not failures,
+        metadata={"failing_checks": len(failures), **{f"check/{k}": v for k, v in failures.items()}},
+    )

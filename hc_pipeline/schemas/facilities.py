@@ -1,0 +1,162 @@
+"""Facility rules as pandera models: each check's name is its rule id; `raise_warning` marks warnings.
+
+The models run on the staged frame (`curation.facilities.stage`): the raw columns plus `facility_id` and parsed
+`_is_object`, `_state`, `_employee_count_given`, `_employee_count`, `_accreditations_given`, `_expiries_ok`,
+`_first_expiry` and `_known_id`, with the run date in `attrs["run_date"]`. A record that is not a JSON object
+breaks `invalid_json` only: it has no fields for the other rules to judge.
+"""
+
+from typing import Annotated
+
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow
+from pandera.typing import Series
+
+from hc_pipeline.curation.rules import rule_group
+
+# USPS codes: the states, DC, the inhabited territories, the freely associated states and military post offices.
+USPS_CODES = frozenset(
+    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK "
+    "OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC AS GU MP PR VI UM FM MH PW AA AE AP".split()
+)
+ACCREDITATION = pyarrow.struct(
+    [("body", pyarrow.string()), ("id", pyarrow.string()), ("expiry_date", pyarrow.date32())]
+)
+
+
+def rule(name: str, field: str, description: str, warning: bool = False):
+    """A rule: a dataframe check returning True where the row passes."""
+    return pa.dataframe_check(
+        name=name,
+        description=description,
+        raise_warning=warning,
+        ignore_na=False,  # pandera's default passes any row holding a NA
+        statistics={"field": field, "second_pass": False},
+    )
+
+
+def _passes_unless(df: pd.DataFrame, broken: pd.Series) -> pd.Series:
+    """Pass rows that are not records (judged by invalid_json alone) or whose `broken` is false."""
+    return ~(df["_is_object"] & broken.fillna(False).astype(bool))
+
+
+class Conformance(pa.DataFrameModel):
+    """Values have the shape the schema promises."""
+
+    class Config:
+        title = "conformance"
+        description = "Every record is a JSON object whose counts, expiry dates and state codes can be read."
+        metadata = {"warn_above": 0.01}
+
+    @rule("invalid_json", "record", "The record is not valid JSON, or not a JSON object.")
+    def _invalid_json(cls, df):
+        return df["_is_object"]
+
+    @rule("invalid_employee_count", "employee_count", "Employee count is given but negative or not a whole number.")
+    def _invalid_employee_count(cls, df):
+        return _passes_unless(df, df["_employee_count_given"] & df["_employee_count"].isna())
+
+    @rule(
+        "unparseable_expiry_date",
+        "accreditations",
+        "An accreditation's expiry is missing or not YYYY-MM-DD, MM/DD/YYYY or an ISO date-time.",
+    )
+    def _unparseable_expiry_date(cls, df):
+        return _passes_unless(df, ~df["_expiries_ok"])
+
+    @rule("invalid_state", "state", "State is missing or not a USPS code (states, DC, territories).")
+    def _invalid_state(cls, df):
+        return _passes_unless(df, ~df["_state"].isin(USPS_CODES))
+
+
+class Completeness(pa.DataFrameModel):
+    """The values a facility needs are present."""
+
+    class Config:
+        title = "completeness"
+        description = "Required values are present: the facility id; accreditations expected."
+        metadata = {"warn_above": 0.05}
+
+    @rule("missing_facility_id", "facility_id", "No facility identifier: the record cannot be attributed.")
+    def _missing_facility_id(cls, df):
+        return _passes_unless(df, df["facility_id"].isna())
+
+    @rule("missing_accreditations", "accreditations", "No accreditations listed.", warning=True)
+    def _missing_accreditations(cls, df):
+        return _passes_unless(df, ~df["_accreditations_given"])
+
+
+class Plausibility(pa.DataFrameModel):
+    """Values are believable for an operating facility."""
+
+    class Config:
+        title = "plausibility"
+        description = "Values are believable: accreditations still valid on the run date."
+        metadata = {"warn_above": 0.05}
+
+    @rule("expired_accreditation", "accreditations", "An accreditation expired before the run date.", warning=True)
+    def _expired_accreditation(cls, df):
+        return _passes_unless(df, df["_first_expiry"] < df.attrs["run_date"])
+
+
+class Uniqueness(pa.DataFrameModel):
+    """Each facility is described once."""
+
+    class Config:
+        title = "uniqueness"
+        description = "Each facility appears once: not twice in a file, not again after an earlier file."
+        metadata = {"warn_above": 0.01}
+
+    @rule(
+        "duplicate_facility",
+        "facility_id",
+        "Facility id already seen in an earlier row of this file or in a previously landed file.",
+        warning=True,
+    )
+    def _duplicate_facility(cls, df):
+        ids = df["facility_id"]
+        earlier = ids.notna() & ids.duplicated(keep="first")
+        return _passes_unless(df, earlier | df["_known_id"])
+
+
+class CuratedFacilities(pa.DataFrameModel):
+    """The curated contract: what every row in `facilities_curated_records` guarantees."""
+
+    facility_id: Series[str] = pa.Field(nullable=False)
+    facility_name: Series[str] = pa.Field(nullable=True)
+    city: Series[str] = pa.Field(nullable=True)
+    state: Series[str] = pa.Field(isin=sorted(USPS_CODES), nullable=False)
+    zip: Series[str] = pa.Field(nullable=True)
+    employee_count: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+    services: Series[Annotated[pd.ArrowDtype, pyarrow.list_(pyarrow.string())]] = pa.Field(nullable=True)
+    n_services: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+    accreditations: Series[Annotated[pd.ArrowDtype, pyarrow.list_(ACCREDITATION)]] = pa.Field(nullable=True)
+    first_accreditation_expiry: Series[Annotated[pd.ArrowDtype, pyarrow.date32()]] = pa.Field(nullable=True)
+    source_file: Series[str] = pa.Field(nullable=False)
+    source_row: Series[int] = pa.Field(ge=1, unique=True)
+    landed_at: Series[Annotated[pd.ArrowDtype, pyarrow.timestamp("us")]] = pa.Field(nullable=True)
+    warnings: Series[Annotated[pd.ArrowDtype, pyarrow.list_(pyarrow.string())]] = pa.Field(nullable=False)
+
+    class Config:
+        title = "curated_facilities"
+        strict = False
+
+    @pa.dataframe_check(name="n_services_counts_services", ignore_na=False)
+    def _n_services(cls, df):
+        counted = df["services"].list.len().astype("Int64")
+        return (counted.isna() & df["n_services"].isna()) | (counted == df["n_services"]).fillna(False)
+
+    @pa.dataframe_check(name="first_expiry_is_earliest", ignore_na=False)
+    def _first_expiry(cls, df):
+        earliest = [
+            min((a["expiry_date"] for a in accs if a["expiry_date"] is not None), default=None)
+            if isinstance(accs, list) else None
+            for accs in df["accreditations"].tolist()
+        ]
+        first = [None if pd.isna(value) else value for value in df["first_accreditation_expiry"].tolist()]
+        return pd.Series([e == f for e, f in zip(earliest, first)], index=df.index, dtype=bool)
+
+
+RULE_GROUPS = tuple(rule_group(model) for model in (Conformance, Completeness, Plausibility, Uniqueness))
+RULES = {rule.id: rule for group in RULE_GROUPS for rule in group.rules}

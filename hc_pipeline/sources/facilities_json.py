@@ -1,0 +1,180 @@
+"""Facilities JSON reader: one object, an array, NDJSON, or a wrapper object holding one list, as raw records."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+
+from hc_pipeline.sources.errors import UnreadableFile
+
+COLUMNS = ["record_json", "source_file", "source_row", "parse_error"]
+
+# A top-level object carrying any of these is itself a facility, not a wrapper around a list of them.
+RECORD_KEYS = frozenset(
+    {"facility_id", "facility_name", "employee_count", "services", "accreditations", "state", "location", "labs"}
+)
+
+_KINDS = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+
+
+class _BadJSON(ValueError):
+    """Text that is not exactly one valid JSON value."""
+
+    def __init__(self, message: str, lineno: int | None = None, colno: int | None = None):
+        super().__init__(message)
+        self.message, self.lineno, self.colno = message, lineno, colno
+
+    def __str__(self) -> str:
+        where = f"line {self.lineno} column {self.colno}: " if self.lineno else ""
+        return f"{where}{self.message}"
+
+
+def _reject_constant(name: str) -> float:
+    """Refuse NaN and Infinity, which Python accepts but JSON does not."""
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number as a float; one that overflows would be written back as invalid `Infinity`."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
+def _loads(text: str) -> object:
+    """Parse one JSON value, raising only `_BadJSON`."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        raise _BadJSON(exc.msg, exc.lineno, exc.colno) from None
+    except RecursionError:
+        raise _BadJSON("nested too deeply") from None
+    except ValueError as exc:  # hooks above, and ints past Python's digit limit
+        raise _BadJSON(str(exc)) from None
+
+
+def _dumps(value: object) -> str:
+    """Compact JSON text of a parsed record, keeping every field."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except RecursionError:
+        raise _BadJSON("nested too deeply") from None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate escape ("\ud800") cannot be stored as UTF-8 text
+        text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    return text
+
+
+def _kind(value: object) -> str:
+    """The JSON type name of a parsed value."""
+    return _KINDS.get(type(value), "number")
+
+
+def _element_rows(items: list) -> list[tuple[str, int, str | None]]:
+    """One row per list element; an element that is not an object is kept with a parse error."""
+    rows = []
+    for position, item in enumerate(items, start=1):
+        error = None if isinstance(item, dict) else f"element {position}: a JSON {_kind(item)}, not an object"
+        rows.append((_dumps(item), position, error))
+    return rows
+
+
+def _container_rows(value: object, source_file: str) -> list[tuple[str, int, str | None]]:
+    """Rows of a document that parsed as one JSON value."""
+    if isinstance(value, list):
+        return _element_rows(value)
+    if not isinstance(value, dict):
+        raise UnreadableFile(source_file, f"not a facilities file: the JSON is a single {_kind(value)}")
+    if not RECORD_KEYS.isdisjoint(value):
+        return [(_dumps(value), 1, None)]
+    lists = [key for key, item in value.items() if isinstance(item, list)]
+    if len(lists) == 1:
+        return _element_rows(value[lists[0]])
+    if not lists:
+        raise UnreadableFile(source_file, "not a facilities file: a JSON object with no facility fields and no list")
+    names = ", ".join(repr(key) for key in lists)
+    raise UnreadableFile(source_file, f"ambiguous wrapper: the JSON object holds {len(lists)} lists ({names})")
+
+
+def _ndjson_rows(text: str) -> list[tuple[str, int, str | None]] | None:
+    """Rows of NDJSON text (physical line numbers), or None if the text does not look like NDJSON."""
+    rows = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        try:
+            value = _loads(line)
+        except _BadJSON as exc:
+            rows.append((line, number, f"line {number}: {exc.message} (JSON)"))
+            continue
+        if isinstance(value, dict):
+            rows.append((_dumps(value), number, None))
+        else:
+            rows.append((line, number, f"line {number}: a JSON {_kind(value)}, not an object"))
+    objects = sum(error is None for _, _, error in rows)
+    # A broken pretty-printed document also splits into lines; NDJSON starts with, or mostly is, whole objects.
+    if len(rows) < 2 or not (rows[0][2] is None or 2 * objects > len(rows)):
+        return None
+    return rows
+
+
+def _decode(data: bytes, source_file: str) -> str:
+    """UTF-8 text of the file, without a byte-order mark."""
+    data = bytes(data)
+    # JSON text never holds a raw NUL byte; UTF-16 and binary files do.
+    if b"\x00" in data:
+        raise UnreadableFile(source_file, "binary content, not a UTF-8 JSON text file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(source_file, f"not UTF-8 text: byte {exc.start}: {exc.reason}") from None
+    if not text.strip(" \t\r\n"):
+        raise UnreadableFile(source_file, "empty file")
+    return text
+
+
+def _frame(rows: list[tuple[str, int, str | None]], source_file: str) -> pd.DataFrame:
+    """The raw-records frame for these rows."""
+    record_json = [row[0] for row in rows]
+    return pd.DataFrame(
+        {
+            "record_json": pd.array(record_json, dtype="string[pyarrow]"),
+            "source_file": pd.array([source_file] * len(rows), dtype="string[pyarrow]"),
+            "source_row": np.array([row[1] for row in rows], dtype=np.int64),
+            "parse_error": pd.array([row[2] for row in rows], dtype="string[pyarrow]"),
+        },
+        columns=COLUMNS,
+    )
+
+
+def _read(data: bytes, source_file: str) -> pd.DataFrame:
+    """`read_facilities` without the final guard."""
+    text = _decode(data, source_file)
+    try:
+        value = _loads(text)
+    except _BadJSON as whole:
+        rows = _ndjson_rows(text)
+        if rows is None:
+            raise UnreadableFile(source_file, f"not JSON: {whole}") from None
+        return _frame(rows, source_file)
+    try:
+        rows = _container_rows(value, source_file)
+    except _BadJSON as exc:
+        raise UnreadableFile(source_file, f"not JSON: {exc}") from None
+    if not rows:
+        raise UnreadableFile(source_file, "no records: the JSON list is empty")
+    return _frame(rows, source_file)
+
+
+def read_facilities(data: bytes, source_file: str) -> pd.DataFrame:
+    """One row per facility record: record_json, source_file, source_row, parse_error; raises only UnreadableFile."""
+    try:
+        return _read(data, source_file)
+    except UnreadableFile:
+        raise
+    except Exception as exc:  # the contract is that any bytes end in a frame or UnreadableFile
+        raise UnreadableFile(source_file, f"could not be read: {type(exc).__name__}: {exc}") from exc
