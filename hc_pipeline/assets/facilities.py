@@ -8,6 +8,7 @@ import pandas as pd
 from hc_pipeline.assets.per_file import IO_RETRY, curated_records_asset, raw_records_asset
 from hc_pipeline.curation.facilities import curate
 from hc_pipeline.metadata import markdown_table, table_metadata
+from hc_pipeline.notifications import tier_counts_message
 from hc_pipeline.resources.landing import LandedObject
 from hc_pipeline.resources.notifier import Notifier
 from hc_pipeline.resources.query_engine import QueryEngine
@@ -95,8 +96,7 @@ def expiring_accreditations(
     frame = query_engine.query(render_sql("expiring_accreditations", as_of=as_of, horizon_days=config.horizon_days))
     counts = {tier: int((frame["tier"] == tier).sum()) for tier in TIERS}
     critical = frame.loc[frame["tier"] == "critical", ["facility_id", "facility_name"]].drop_duplicates()
-    subject, message = tier_counts_message(counts, list(critical.itertuples(index=False, name=None)), as_of)
-    notifier.notify(subject, message)
+    notifier.notify(*tier_counts_message(counts, list(critical.itertuples(index=False, name=None)), as_of))
     return dg.Output(
         frame,
         metadata={
@@ -107,14 +107,6 @@ def expiring_accreditations(
             "summary": dg.MetadataValue.md(markdown_table(pd.DataFrame({"tier": list(counts), "accreditations": list(counts.values())}))),
         },
     )
-
-
-def tier_counts_message(counts: dict[str, int], critical: list[tuple], as_of: dt.date) -> tuple[str, str]:
-    """The alert after each refresh: counts per tier, then critical facilities by id and name."""
-    listed = "\n".join(f"- {fid} {name}" for fid, name in critical[:20])
-    more = f"\n...and {len(critical) - 20} more" if len(critical) > 20 else ""
-    body = ", ".join(f"{tier}: {counts.get(tier, 0)}" for tier in ("critical", "high", "medium"))
-    return (f"Expiring accreditations as of {as_of}", f"{body}\nCritical facilities:\n{listed or '(none)'}{more}")
 
 
 @_report_asset("state_counts", "Facilities, employees, accreditations and expiring accreditations per state.")

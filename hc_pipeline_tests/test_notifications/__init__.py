@@ -1,0 +1,1 @@
+"""Tests for the notifiers, the message composers and the alert sensors."""
