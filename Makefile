@@ -5,7 +5,9 @@ PY := $(VENV)/bin/python
 HC_HOME ?= $(CURDIR)/.hc_home
 STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 
-.PHONY: install demo test dev bench clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install browser demo test dev bench clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +19,17 @@ $(STAMP): setup.py
 
 install: $(STAMP)
 
+# The UI test renders the Dagster UI in headless Chromium (Debian package `chromium`).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  echo "installing Debian package chromium for the UI test"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+
 demo: install
 	HC_HOME=$(HC_HOME) $(VENV)/bin/hc-pipeline demo
 
-test: install
+test: install browser
 	$(PY) -m pytest -q hc_pipeline_tests
 
 dev: install

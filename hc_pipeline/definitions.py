@@ -2,15 +2,16 @@
 
 import dagster as dg
 
+from hc_pipeline.alert_sensors import check_failure_alert_sensor, run_failure_alert_sensor
 from hc_pipeline.assets import facilities, patients
-from hc_pipeline.deployment import build_resources
+from hc_pipeline.deployment import build_resources, sensor_interval
 from hc_pipeline.jobs import file_job
 from hc_pipeline.sensors import landing_sensor
 
 PER_FILE = {"patients": patients.assets, "facilities": facilities.assets[:2]}
 
 
-def make_definitions(resources: dict) -> dg.Definitions:
+def make_definitions(resources: dict, interval_seconds: int = 15) -> dg.Definitions:
     """Everything in the code location, on the given resources."""
     jobs = {domain: file_job(domain, assets) for domain, assets in PER_FILE.items()}
     return dg.Definitions(
@@ -18,7 +19,9 @@ def make_definitions(resources: dict) -> dg.Definitions:
         asset_checks=facilities.checks,
         jobs=list(jobs.values()),
         sensors=[
-            *(landing_sensor(domain, job) for domain, job in jobs.items()),
+            *(landing_sensor(domain, job, interval_seconds=interval_seconds) for domain, job in jobs.items()),
+            run_failure_alert_sensor,
+            check_failure_alert_sensor(),
             dg.AutomationConditionSensorDefinition(
                 "report_automation", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING
             ),
@@ -27,4 +30,4 @@ def make_definitions(resources: dict) -> dg.Definitions:
     )
 
 
-defs = make_definitions(build_resources())
+defs = make_definitions(build_resources(), sensor_interval())

@@ -4,10 +4,16 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+
+from hc_pipeline.io_managers.athena_tables import LakeAthenaIOManager
 from hc_pipeline.io_managers.parquet import LakeParquetIOManager
-from hc_pipeline.resources.landing import LocalLandingZone
-from hc_pipeline.resources.notifier import LogNotifier
-from hc_pipeline.resources.query_engine import DuckDBQueryEngine
+from hc_pipeline.resources.landing import LandingZone, LocalLandingZone
+from hc_pipeline.resources.athena import AthenaQueryEngine
+from hc_pipeline.resources.notifier import LogNotifier, Notifier, SlackWebhookNotifier, SnsNotifier, topic_region
+from hc_pipeline.resources.query_engine import DuckDBQueryEngine, QueryEngine
+from hc_pipeline.resources.s3_landing import S3LandingZone
 from hc_pipeline.resources.storage import LakeStorage
 
 DEFAULT_HOME = ".hc_home"
@@ -22,11 +28,69 @@ def hc_home(env: Mapping[str, str] | None = None) -> Path:
 def build_resources(env: Mapping[str, str] | None = None) -> dict:
     """The resources for the environment: a local folder and DuckDB unless S3/Athena are configured."""
     env = os.environ if env is None else env
-    storage = LakeStorage(root=str(hc_home(env)))
+    storage, landing = storage_and_landing(env)
+    engine = query_engine(env, storage)
+    athena = isinstance(engine, AthenaQueryEngine)
     return {
         "storage": storage,
-        "landing": LocalLandingZone(root=storage.root),
-        "io_manager": LakeParquetIOManager(storage=storage),
-        "query_engine": DuckDBQueryEngine(storage=storage),
-        "notifier": LogNotifier(),
+        "landing": landing,
+        "io_manager": LakeAthenaIOManager(storage=storage, engine=engine) if athena else LakeParquetIOManager(storage=storage),
+        "query_engine": engine,
+        "notifier": notifier(env),
     }
+
+
+def storage_and_landing(env: Mapping[str, str]) -> tuple[LakeStorage, LandingZone]:
+    """`HC_S3_BUCKET` set: every zone in `s3://bucket/prefix`; otherwise the local folder `HC_HOME`."""
+    bucket = (env.get("HC_S3_BUCKET") or "").strip()
+    if not bucket:
+        storage = LakeStorage(root=str(hc_home(env)))
+        return storage, LocalLandingZone(root=storage.root)
+    prefix = (env.get("HC_S3_PREFIX") or "").strip("/")
+    endpoint = env.get("HC_S3_ENDPOINT_URL") or None
+    sse = env.get("HC_S3_SSE") or None
+    # botocore reads only AWS_DEFAULT_REGION; Lambda, ECS and many shells set AWS_REGION.
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None
+    storage = LakeStorage(
+        root=f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}", endpoint_url=endpoint, sse=sse, region_name=region
+    )
+    landing = S3LandingZone(
+        bucket=bucket, prefix=prefix, sse=sse, s3=S3Resource(endpoint_url=endpoint, region_name=region)
+    )
+    return storage, landing
+
+
+def query_engine(env: Mapping[str, str], storage: LakeStorage) -> QueryEngine:
+    """`HC_QUERY_ENGINE`: `duckdb` (default; reads the lake locally or on S3) or `athena`."""
+    name = (env.get("HC_QUERY_ENGINE") or "duckdb").strip().lower()
+    if name == "duckdb":
+        return DuckDBQueryEngine(storage=storage)
+    if name == "athena":
+        if not storage.root.startswith("s3://"):
+            raise ValueError("HC_QUERY_ENGINE=athena needs HC_S3_BUCKET: Athena reads the lake from S3")
+        return AthenaQueryEngine(
+            region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            endpoint_url=env.get("HC_ATHENA_ENDPOINT_URL") or None,
+            database=env.get("HC_ATHENA_DATABASE") or "hc_pipeline",
+            workgroup=env.get("HC_ATHENA_WORKGROUP") or "primary",
+            output_location=env.get("HC_ATHENA_OUTPUT") or None,
+        )
+    raise ValueError(f"HC_QUERY_ENGINE={name!r}: expected 'duckdb' or 'athena'")
+
+
+def notifier(env: Mapping[str, str]) -> Notifier:
+    """`HC_SLACK_WEBHOOK_URL` (wins), else `HC_SNS_TOPIC_ARN`, else the log."""
+    if env.get("HC_SLACK_WEBHOOK_URL"):
+        # EnvVar keeps the webhook secret out of the resource config the UI shows.
+        return SlackWebhookNotifier(webhook_url=dg.EnvVar("HC_SLACK_WEBHOOK_URL"), timeout_seconds=10.0)
+    if env.get("HC_SNS_TOPIC_ARN"):
+        arn = env["HC_SNS_TOPIC_ARN"]
+        # No endpoint here: boto3 honours AWS_ENDPOINT_URL_SNS (moto, VPC endpoints) by itself.
+        return SnsNotifier(topic_arn=arn, region_name=topic_region(arn))
+    return LogNotifier()
+
+
+def sensor_interval(env: Mapping[str, str] | None = None) -> int:
+    """Seconds between landing-sensor ticks (`HC_SENSOR_INTERVAL_SECONDS`, default 15)."""
+    env = os.environ if env is None else env
+    return int(env.get("HC_SENSOR_INTERVAL_SECONDS") or 15)

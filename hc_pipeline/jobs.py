@@ -12,4 +12,6 @@ def file_job(domain: str, assets):
         selection=dg.AssetSelection.assets(*assets),
         partitions_def=files_partitions[domain],
         description=f"Process one landed {domain} file.",
+        # The steps of one file run one after another; a process per step would only add imports.
+        executor_def=dg.in_process_executor,
     )

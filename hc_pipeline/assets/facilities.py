@@ -5,9 +5,10 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
-from hc_pipeline.assets.per_file import IO_RETRY, curated_records_asset, raw_records_asset
+from hc_pipeline.assets.per_file import curated_records_asset, raw_records_asset
+from hc_pipeline.assets.reports import report_asset, run_report
 from hc_pipeline.curation.facilities import curate
-from hc_pipeline.metadata import markdown_table, table_metadata
+from hc_pipeline.metadata import markdown_table
 from hc_pipeline.notifications import tier_counts_message
 from hc_pipeline.resources.landing import LandedObject
 from hc_pipeline.resources.notifier import Notifier
@@ -19,14 +20,6 @@ from hc_pipeline.sql import render_sql
 DOMAIN = "facilities"
 CURATED = dg.AssetKey([DOMAIN, "curated_records"])
 TIERS = ("expired", "critical", "high", "medium", "upcoming")
-# Refresh once the per-file runs of a batch are done, whichever partitions are missing (unreadable files).
-REFRESH = (
-    dg.AutomationCondition.any_deps_updated().since_last_handled()
-    & ~dg.AutomationCondition.any_deps_in_progress()
-    & ~dg.AutomationCondition.in_progress()
-).with_label("refresh after new files")
-
-
 def empty_raw(source_file: str) -> pd.DataFrame:
     """The raw frame of a file that could not be read."""
     return pd.DataFrame({c: pd.Series(dtype="int64" if c == "source_row" else "string[pyarrow]") for c in COLUMNS})
@@ -39,13 +32,16 @@ def curate_file(raw: pd.DataFrame, run_date: dt.date, obj: LandedObject, engine:
 
 
 def earlier_facility_ids(engine: QueryEngine, source_file: str, landed_at: dt.datetime) -> frozenset[str]:
-    """Facility ids curated from other files that landed before this one."""
+    """Facility ids curated from other files that landed before this one (ties broken by key, as runs are ordered)."""
     if "facilities_curated_records" not in engine.tables():
         return frozenset()
     quoted = source_file.replace("'", "''")
+    stamp = f"TIMESTAMP '{landed_at:%Y-%m-%d %H:%M:%S.%f}'"
+    # S3 LastModified has whole seconds: files landed in the same second are ordered by key.
     ids = engine.query(
         "SELECT DISTINCT facility_id FROM facilities_curated_records "
-        f"WHERE source_file <> '{quoted}' AND landed_at < TIMESTAMP '{landed_at:%Y-%m-%d %H:%M:%S.%f}'"
+        f"WHERE source_file <> '{quoted}' "
+        f"AND (landed_at < {stamp} OR (landed_at = {stamp} AND source_file < '{quoted}'))"
     )
     return frozenset(ids["facility_id"].dropna().astype(str))
 
@@ -71,36 +67,27 @@ class ReportConfig(dg.Config):
         return dt.date.fromisoformat(self.as_of) if self.as_of else dt.datetime.now(dt.UTC).date()
 
 
-def _report_asset(name: str, description: str):
-    return dg.asset(
-        key=[DOMAIN, name],
-        group_name=DOMAIN,
-        deps=[CURATED],
-        description=description,
-        automation_condition=REFRESH,
-        retry_policy=IO_RETRY,
-    )
-
-
-@_report_asset("facility_metrics", "Key numbers per facility (latest record of each), earliest expiry first.")
+@report_asset(DOMAIN, "facility_metrics", "Key numbers per facility (latest record of each), earliest expiry first.")
 def facility_metrics(query_engine: QueryEngine) -> dg.Output[pd.DataFrame]:
-    frame = query_engine.query(render_sql("facility_metrics"))
-    return dg.Output(frame, metadata={**table_metadata(frame), "top_20": dg.MetadataValue.md(markdown_table(frame.head(20)))})
+    frame, metadata = run_report(query_engine, render_sql("facility_metrics"))
+    return dg.Output(frame, metadata={**metadata, "top_20": dg.MetadataValue.md(markdown_table(frame.head(20)))})
 
 
-@_report_asset("expiring_accreditations", "Accreditations expiring within the horizon, tiered by urgency.")
+@report_asset(DOMAIN, "expiring_accreditations", "Accreditations expiring within the horizon, tiered by urgency.")
 def expiring_accreditations(
     context: dg.AssetExecutionContext, config: ReportConfig, query_engine: QueryEngine, notifier: Notifier
 ) -> dg.Output[pd.DataFrame]:
     as_of = config.date()
-    frame = query_engine.query(render_sql("expiring_accreditations", as_of=as_of, horizon_days=config.horizon_days))
+    frame, metadata = run_report(
+        query_engine, render_sql("expiring_accreditations", as_of=as_of, horizon_days=config.horizon_days)
+    )
     counts = {tier: int((frame["tier"] == tier).sum()) for tier in TIERS}
     critical = frame.loc[frame["tier"] == "critical", ["facility_id", "facility_name"]].drop_duplicates()
     notifier.notify(*tier_counts_message(counts, list(critical.itertuples(index=False, name=None)), as_of))
     return dg.Output(
         frame,
         metadata={
-            **table_metadata(frame),
+            **metadata,
             "as_of": as_of.isoformat(),
             "horizon_days": config.horizon_days,
             **{f"tier/{tier}": n for tier, n in counts.items()},
@@ -109,10 +96,12 @@ def expiring_accreditations(
     )
 
 
-@_report_asset("state_counts", "Facilities, employees, accreditations and expiring accreditations per state.")
+@report_asset(DOMAIN, "state_counts", "Facilities, employees, accreditations and expiring accreditations per state.")
 def state_counts(config: ReportConfig, query_engine: QueryEngine) -> dg.Output[pd.DataFrame]:
-    frame = query_engine.query(render_sql("state_counts", as_of=config.date(), horizon_days=config.horizon_days))
-    return dg.Output(frame, metadata={**table_metadata(frame), "states": len(frame)})
+    frame, metadata = run_report(
+        query_engine, render_sql("state_counts", as_of=config.date(), horizon_days=config.horizon_days)
+    )
+    return dg.Output(frame, metadata={**metadata, "states": len(frame)})
 
 
 @dg.asset_check(

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pandas as pd
 import pyarrow
+import pyarrow.compute as pc
 
 from hc_pipeline.curation.rules import (
     ERROR,
@@ -24,18 +25,46 @@ CURATED_COLUMNS = ["patient_id", "age", "gender", "admission_date", "discharge_d
 ROW_COLUMNS = ("source_file", "source_row", "parse_error")
 
 
-def parse_dates(text: pd.Series) -> pd.Series:
-    """ISO or US dates; anything else, or a date that does not exist, is NaT."""
+def per_value(text: pd.Series, parse) -> pd.Series:
+    """`parse` run once per distinct value, spread back over the rows; nulls stay null.
+
+    A column holds few distinct dates, ages or genders: parsing each distinct text once instead of
+    a million Python strings one by one is what makes staging fast.
+    """
+    codes, values = pd.factorize(text)
+    parsed = parse(pd.Series(values))
+    return pd.Series(parsed.array.take(codes, allow_fill=True), index=text.index, dtype=parsed.dtype)
+
+
+def _parse_dates(text: pd.Series) -> pd.Series:
     parsed = pd.to_datetime(text, format=DATE_FORMATS[0], errors="coerce")
     for fmt in DATE_FORMATS[1:]:
         parsed = parsed.fillna(pd.to_datetime(text.where(parsed.isna()), format=fmt, errors="coerce"))
     return parsed
 
 
-def parse_age(text: pd.Series) -> pd.Series:
-    """Whole numbers as floats; fractions and non-numbers are NaN."""
+def parse_dates(text: pd.Series) -> pd.Series:
+    """ISO or US dates; anything else, or a date that does not exist, is NaT."""
+    return per_value(text, _parse_dates)
+
+
+def _parse_age(text: pd.Series) -> pd.Series:
     number = pd.to_numeric(text.astype(object), errors="coerce").astype(float)
     return number.where(number % 1 == 0)
+
+
+def parse_age(text: pd.Series) -> pd.Series:
+    """Whole numbers as floats; fractions and non-numbers are NaN."""
+    return per_value(text, _parse_age)
+
+
+def _parse_gender(text: pd.Series) -> pd.Series:
+    return text.str.lower().map(GENDERS, na_action="ignore").astype(STRING)
+
+
+def _curated_gender(text: pd.Series) -> pd.Series:
+    """Male, Female, Other or Unknown; an unrecognised spelling is Unknown."""
+    return _parse_gender(text).fillna("Unknown")
 
 
 def stage(raw: pd.DataFrame, run_date: dt.date) -> pd.DataFrame:
@@ -44,9 +73,10 @@ def stage(raw: pd.DataFrame, run_date: dt.date) -> pd.DataFrame:
         _age=parse_age(raw["age"]),
         _admission=parse_dates(raw["admission_date"]),
         _discharge=parse_dates(raw["discharge_date"]),
-        _gender=raw["gender"].str.lower().map(GENDERS, na_action="ignore").astype(STRING),
+        _gender=per_value(raw["gender"], _parse_gender),
     )
     staged["_los"] = (staged["_discharge"] - staged["_admission"]).dt.days
+    staged["_patient_key"] = pd.factorize(raw["patient_id"])[0]
     staged.attrs["run_date"] = pd.Timestamp(run_date)
     staged.attrs["raw_columns"] = [c for c in raw.columns if c not in ("source_row", "parse_error")]
     return staged
@@ -59,12 +89,15 @@ def curate(raw: pd.DataFrame, run_date: dt.date) -> Curation:
     errors = [r for r in masks.columns if RULES[r].severity == ERROR]
     quarantine = masks[errors].any(axis=1).to_numpy()
 
-    good = staged[~quarantine]
+    # Only the columns the curated table is built from: copying the rest of 1M rows costs seconds.
+    needed = ["patient_id", "_age", "gender", "_admission", "_discharge", "diagnosis", "diagnosis_code", "_los",
+              "source_file", "source_row"]
+    good = staged.loc[~quarantine, [c for c in needed if c in staged]]
     curated = pd.DataFrame(
         {
             "patient_id": good["patient_id"],
             "age": good["_age"].astype("Int64"),
-            "gender": good["_gender"].where(good["gender"].isna(), good["_gender"].fillna("Unknown")),
+            "gender": per_value(good["gender"], _curated_gender),
             "admission_date": good["_admission"].astype(DATE),
             "discharge_date": good["_discharge"].astype(DATE),
             "diagnosis": good["diagnosis"],
@@ -107,8 +140,21 @@ def _explode(frame: pd.DataFrame, column: str) -> pd.DataFrame:
         parse_dates(frame["admission_date"]).notna() | frame["admission_date"].isna()
         if column == "reasons" and len(frame) else pd.Series(True, index=frame.index)
     )
-    long = frame[["source_file", "source_row", "patient_id"]].assign(
-        rule=frame[column], _admission_ok=admission_ok
-    ).explode("rule")
+    # One row per list element, flattened in Arrow: only flagged rows are touched, not every row of the file.
+    lists = _rule_lists(frame[column])
+    rows = pc.list_parent_indices(lists).to_numpy()
+    long = frame[["source_file", "source_row", "patient_id"]].iloc[rows].assign(
+        rule=pd.arrays.ArrowStringArray(pc.cast(pc.list_flatten(lists), pyarrow.large_string())),
+        _admission_ok=admission_ok.to_numpy()[rows],
+    )
     long = long[long["rule"].notna()]
     return long.astype({"source_file": STRING, "patient_id": STRING, "rule": STRING, "source_row": "int64"})
+
+
+def _rule_lists(column: pd.Series) -> pyarrow.Array:
+    """A column of rule-id lists as an Arrow list array (it is one already when curated or read from parquet)."""
+    if isinstance(column.dtype, pd.ArrowDtype) and pyarrow.types.is_list(column.dtype.pyarrow_dtype):
+        return pyarrow.array(column.array)
+    values = [[v] if isinstance(v, str) else None if v is None or v is pd.NA or (isinstance(v, float) and v != v)
+              else list(v) for v in column]
+    return pyarrow.array(values, pyarrow.list_(pyarrow.string()))

@@ -74,7 +74,10 @@ def evaluate(staged: pd.DataFrame, groups: tuple[RuleGroup, ...]) -> pd.DataFram
 
 
 def _failures(rule: Rule, frame: pd.DataFrame) -> np.ndarray:
-    passed = rule.check(frame).check_output
+    # The check's function alone: calling the pandera Check would also copy every failing row of
+    # every column as "failure cases", which the masks do not need (a third of the time on 1M rows).
+    check_fn = getattr(rule.check, "_check_fn", None)
+    passed = check_fn(frame) if check_fn is not None else rule.check(frame).check_output
     return ~np.asarray(pd.Series(passed).fillna(False), dtype=bool)
 
 

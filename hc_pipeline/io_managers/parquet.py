@@ -19,19 +19,32 @@ class ParquetUPathIOManager(dg.UPathIOManager):
     def __init__(self, storage: LakeStorage):
         super().__init__(base_path=storage.path("lake"))
         self._storage = storage
+        # Frames this run wrote, by path: the next step of the same process takes the frame itself instead
+        # of reading and decoding the file again (one instance per run; a step in another process reads).
+        self._written: dict[str, pd.DataFrame] = {}
 
     def get_asset_relative_path(self, context) -> UPath:
         # Unpartitioned tables get a folder too, so every table has one LOCATION.
         path = UPath(*context.asset_key.path)
         return path if context.has_asset_partitions else path / "data"
 
+    def make_directory(self, path: UPath) -> None:
+        # S3 has no folders; s3fs's mkdir would HEAD the bucket, which a prefix-scoped IAM policy refuses.
+        if not self._storage.is_s3:
+            super().make_directory(path)
+
     def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame, path: UPath) -> None:
         table = pa.Table.from_pandas(obj, preserve_index=False)
         buffer = io.BytesIO()
         pq.write_table(table, buffer)
         self._storage.write_bytes(path, buffer.getvalue())
+        if not obj.attrs:  # attrs do not survive parquet: such a frame is read back instead
+            self._written[str(path)] = obj
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
+        written = self._written.pop(str(path), None)
+        if written is not None:
+            return written
         with path.open("rb") as handle:
             return pq.read_table(handle).to_pandas(types_mapper=_arrow_dtype_for)
 

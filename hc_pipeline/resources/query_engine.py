@@ -30,22 +30,28 @@ class DuckDBQueryEngine(QueryEngine):
     threads: int = Field(default=2, description="DuckDB worker threads.")
 
     def _lake_tables(self) -> dict[str, str]:
+        """`<domain>_<asset>` -> the folder (URI) of each lake table with parquet files, from one listing."""
         lake = self.storage.path("lake")
-        if not lake.exists():
+        fs, base = lake.fs, lake.path.rstrip("/")
+        if not fs.exists(base):
             return {}
         found = {}
-        for domain_dir in sorted(p for p in lake.iterdir() if p.is_dir()):
-            for asset_dir in sorted(p for p in domain_dir.iterdir() if p.is_dir()):
-                if any(asset_dir.glob("*.parquet")):
-                    found[f"{domain_dir.name}_{asset_dir.name}"] = str(asset_dir)
+        # One recursive listing (paginated on S3) instead of a request per folder.
+        for file in sorted(fs.find(base)):
+            parts = file[len(base) + 1:].split("/")
+            if len(parts) == 3 and parts[2].endswith(".parquet") and not parts[2].startswith("."):
+                found.setdefault(f"{parts[0]}_{parts[1]}", str(lake / parts[0] / parts[1]))
         return found
 
     def tables(self) -> list[str]:
         return list(self._lake_tables())
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A fresh connection with one view per lake table."""
+        """A fresh connection with one view per lake table; on S3 DuckDB reads through s3fs."""
         con = duckdb.connect(config={"threads": self.threads})
+        if self.storage.is_s3:
+            # httpfs is not in the duckdb wheel and cannot be fetched offline; s3fs brings endpoint and credentials.
+            con.register_filesystem(self.storage.filesystem())
         for name, folder in self._lake_tables().items():
             pattern = f"{folder}/*.parquet".replace("'", "''")
             con.execute(

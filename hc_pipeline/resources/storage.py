@@ -15,26 +15,48 @@ class LakeStorage(dg.ConfigurableResource):
     root: str = Field(description="Local folder or s3://bucket/prefix holding every zone.")
     endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (MinIO, moto).")
     sse: str | None = Field(default=None, description="Server-side encryption for every write, e.g. AES256.")
+    region_name: str | None = Field(default=None, description="AWS region of the bucket; default: the standard chain.")
+
+    @property
+    def is_s3(self) -> bool:
+        return self.root.startswith(("s3://", "s3a://"))
+
+    def storage_options(self) -> dict[str, Any]:
+        """fsspec (s3fs) options for the root: endpoint, region and SSE on every write; none locally."""
+        if not self.is_s3:
+            return {}
+        client = {k: v for k, v in (("endpoint_url", self.endpoint_url), ("region_name", self.region_name)) if v}
+        # No listing cache: sensors, runs and `hc-pipeline query` each need the bucket as it is now.
+        options: dict[str, Any] = {"use_listings_cache": False}
+        if client:
+            options["client_kwargs"] = client
+        if self.sse:
+            # s3fs adds these to PutObject, CreateMultipartUpload and CopyObject only.
+            options["s3_additional_kwargs"] = {"ServerSideEncryption": self.sse}
+        return options
 
     def path(self, *parts: str) -> UPath:
         """A path under the root, e.g. `path("lake", "patients")`."""
-        options: dict[str, Any] = {}
-        if self.root.startswith("s3://"):
-            if self.endpoint_url:
-                options["client_kwargs"] = {"endpoint_url": self.endpoint_url}
-            if self.sse:
-                options["s3_additional_kwargs"] = {"ServerSideEncryption": self.sse}
-        return UPath(self.root, **options).joinpath(*parts)
+        return UPath(self.root, **self.storage_options()).joinpath(*parts)
+
+    def filesystem(self):
+        """The fsspec filesystem of the root (s3fs on S3), e.g. for DuckDB's `register_filesystem`."""
+        return self.path().fs
 
     def write_bytes(self, path: UPath, data: bytes) -> UPath:
-        """Write so that readers see the old object or the whole new one, never a part."""
+        """Write so that readers see the old object or the whole new one, never a part.
+
+        Locally: write a hidden partial file, then rename it. On S3: s3fs sends one PutObject below its
+        block size (50 MB) and a multipart upload above it; S3 shows neither until it is complete, and
+        an abandoned multipart upload stays invisible (a lifecycle rule should abort it).
+        """
         if path.protocol in ("", "file", "local"):
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
             partial.write_bytes(data)
             partial.rename(path)
         else:
-            path.write_bytes(data)  # one PUT: S3 objects appear whole
+            path.write_bytes(data)
         return path
 
     def write_json(self, path: UPath, payload: dict) -> UPath:

@@ -1,11 +1,13 @@
 """Admission rules as pandera models: each check's name is its rule id; `raise_warning` marks warnings.
 
 The models run on the staged frame (`curation.patients.stage`): the raw text columns plus parsed
-`_age`, `_admission`, `_discharge`, `_gender` and `_los`, with the run date in `attrs["run_date"]`.
+`_age`, `_admission`, `_discharge`, `_gender`, `_los` and `_patient_key` (patient_id as an integer code, -1
+when blank), with the run date in `attrs["run_date"]`.
 """
 
 from typing import Annotated
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow
@@ -16,6 +18,8 @@ from hc_pipeline.curation.rules import rule_group
 ICD10_SHAPE = r"^[A-TV-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$"
 LOS_MIN_GROUP = 30
 LOS_Z_LIMIT = 3.5
+# Text columns are Arrow strings: pandera checks that dtype at once, where `str` tests every value in Python.
+ArrowString = Annotated[pd.StringDtype, "pyarrow", pd.NA]
 
 
 def _blank(df: pd.DataFrame, column: str) -> pd.Series:
@@ -143,7 +147,7 @@ class Uniqueness(pa.DataFrameModel):
 
     @rule("duplicate_row", "record", "Exact copy of an earlier row; the first copy is kept.")
     def _duplicate_row(cls, df):
-        return ~df[df.attrs["raw_columns"]].duplicated(keep="first")
+        return ~duplicated_rows(df, df.attrs["raw_columns"])
 
     @rule(
         "duplicate_stay",
@@ -154,15 +158,27 @@ class Uniqueness(pa.DataFrameModel):
     )
     def _duplicate_stay(cls, df):
         keyed = df["patient_id"].notna() & df["_admission"].notna() & ~df["_is_duplicate_row"]
-        repeated = df.loc[keyed, ["patient_id", "_admission"]].duplicated(keep="first")
+        repeated = df.loc[keyed, ["_patient_key", "_admission"]].duplicated(keep="first")
         return ~repeated.reindex(df.index, fill_value=False)
+
+
+def duplicated_rows(df: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """`df[columns].duplicated(keep="first")`, compared only among rows whose patient id repeats.
+
+    Equal rows have equal ids, so rows with a unique id cannot be copies; skipping them spares
+    hashing every text column of every row.
+    """
+    candidates = df["_patient_key"].duplicated(keep=False).to_numpy()
+    repeated = np.zeros(len(df), dtype=bool)
+    repeated[candidates] = df.loc[candidates, columns].duplicated(keep="first").to_numpy()
+    return pd.Series(repeated, index=df.index)
 
 
 def los_outliers(df: pd.DataFrame) -> pd.Series:
     """Robust z-score of length of stay within each diagnosis group of the rows without errors."""
     population = df["_los"].notna() & (df["_los"] >= 0) & df["diagnosis"].notna() & ~df["_is_error"]
     los = df.loc[population, "_los"].astype(float)
-    groups = df.loc[population, "diagnosis"].astype(object)
+    groups = pd.factorize(df.loc[population, "diagnosis"])[0]  # integer codes group alike, without Python strings
     size = los.groupby(groups).transform("size")
     median = los.groupby(groups).transform("median")
     deviation = (los - median).abs()
@@ -177,13 +193,13 @@ def los_outliers(df: pd.DataFrame) -> pd.Series:
 class CuratedAdmissions(pa.DataFrameModel):
     """The curated contract: what every row in `patients_curated_records` guarantees."""
 
-    patient_id: Series[str] = pa.Field(nullable=False)
+    patient_id: Series[ArrowString] = pa.Field(nullable=False)
     age: Series[pd.Int64Dtype] = pa.Field(ge=0, le=120, nullable=True)
-    gender: Series[str] = pa.Field(isin=["Male", "Female", "Other", "Unknown"], nullable=True)
+    gender: Series[ArrowString] = pa.Field(isin=["Male", "Female", "Other", "Unknown"], nullable=True)
     admission_date: Series[Annotated[pd.ArrowDtype, pyarrow.date32()]] = pa.Field(nullable=False)
     discharge_date: Series[Annotated[pd.ArrowDtype, pyarrow.date32()]] = pa.Field(nullable=True)
-    diagnosis: Series[str] = pa.Field(nullable=True)
-    source_file: Series[str] = pa.Field(nullable=False)
+    diagnosis: Series[ArrowString] = pa.Field(nullable=True)
+    source_file: Series[ArrowString] = pa.Field(nullable=False)
     source_row: Series[int] = pa.Field(ge=1, unique=True)
 
     class Config:

@@ -23,6 +23,8 @@ _NON_ALNUM = re.compile(r"[\W_]+")
 _SENTINEL = "hc_pipeline_end_of_file"
 _OTHER_DELIMITERS = ((";", "';'"), ("\t", "tab"), ("|", "'|'"))
 _STRING = pd.StringDtype("pyarrow")
+# pandas keeps string[pyarrow] as large_string: build that from the start, or to_pandas copies every column.
+_TEXT = pa.large_string()
 
 
 def normalise_header(name: str) -> str:
@@ -134,7 +136,7 @@ def _read_arrow(body: bytes, names: list[str]) -> list[pa.ChunkedArray] | None:
             read_options=pa_csv.ReadOptions(column_names=names, block_size=4 << 20),
             parse_options=pa_csv.ParseOptions(newlines_in_values=True),
             convert_options=pa_csv.ConvertOptions(
-                column_types={name: pa.string() for name in names}, strings_can_be_null=False
+                column_types={name: _TEXT for name in names}, strings_can_be_null=False
             ),
         )
     except pa.ArrowException:
@@ -156,7 +158,7 @@ def _read_python(records, width: int) -> tuple[list[pa.Array], list[str | None]]
             errors.append(f"record has {n} field{'s' if n != 1 else ''}, header has {width}")
             row = (row + [None] * width)[:width]
         values.extend(row)
-    return [pa.array(values[i::width], pa.string()) for i in range(width)], errors
+    return [pa.array(values[i::width], _TEXT) for i in range(width)], errors
 
 
 def _frame(names, columns, errors, source_file: str) -> pd.DataFrame:
@@ -165,11 +167,11 @@ def _frame(names, columns, errors, source_file: str) -> pd.DataFrame:
     arrays = []
     for column in columns:
         column = pc.utf8_trim_whitespace(column)
-        arrays.append(pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column))
+        arrays.append(pc.if_else(pc.equal(column, ""), pa.scalar(None, _TEXT), column))
     arrays += [
-        pa.repeat(pa.scalar(source_file, pa.string()), n_rows),
+        pa.repeat(pa.scalar(source_file, _TEXT), n_rows),
         pa.array(np.arange(1, n_rows + 1, dtype=np.int64)),
-        pa.array(errors, pa.string()) if errors is not None else pa.nulls(n_rows, pa.string()),
+        pa.array(errors, _TEXT) if errors is not None else pa.nulls(n_rows, _TEXT),
     ]
     table = pa.table(arrays, names=[*names, *ADDED_COLUMNS])
-    return table.to_pandas(types_mapper={pa.string(): _STRING}.get)
+    return table.to_pandas(types_mapper={_TEXT: _STRING}.get)

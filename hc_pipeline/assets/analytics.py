@@ -1,0 +1,71 @@
+"""Patient analytics over every curated admission: readmissions, length of stay, demographics, diagnoses."""
+
+import dagster as dg
+import pandas as pd
+
+from hc_pipeline.assets.reports import report_asset, run_report
+from hc_pipeline.metadata import markdown_table
+from hc_pipeline.resources.query_engine import QueryEngine
+from hc_pipeline.sql import render_sql
+
+DOMAIN = "patients"
+CHECK_META = {"owners": "team:data-stewards"}
+
+
+def _sql_report(name: str, description: str, summary_rows: int = 10):
+    @report_asset(DOMAIN, name, description)
+    def _report(query_engine: QueryEngine) -> dg.Output[pd.DataFrame]:
+        frame, metadata = run_report(query_engine, render_sql(name))
+        return dg.Output(frame, metadata={**metadata, "summary": dg.MetadataValue.md(markdown_table(frame.head(summary_rows)))})
+
+    return _report
+
+
+readmissions = _sql_report(
+    "readmissions", "One row per discharged stay: length of stay and whether the next admission came within 30 days."
+)
+readmission_rates = _sql_report(
+    "readmission_rates", "30-day readmission rate overall and by gender, age band and the top 20 diagnoses.", 40
+)
+length_of_stay = _sql_report("length_of_stay", "Stays and mean / median / p90 length of stay by admission month.", 24)
+demographics = _sql_report("demographics", "Patients by gender, age band, race and ethnicity (latest admission each).", 40)
+diagnosis_patterns = _sql_report(
+    "diagnosis_patterns", "Per diagnosis: stays, patients, mean length of stay and readmission rate.", 20
+)
+
+
+def _check(asset: str, description: str, category: str):
+    return dg.asset_check(
+        asset=dg.AssetKey([DOMAIN, asset]),
+        description=description,
+        blocking=True,
+        metadata={**CHECK_META, "category": category},
+    )
+
+
+@_check("readmissions", "Every stay is discharged on or after admission. A failure is a pipeline bug.", "plausibility")
+def discharge_after_admission(readmissions: pd.DataFrame) -> dg.AssetCheckResult:
+    bad = int((pd.to_datetime(readmissions["discharge_date"]) < pd.to_datetime(readmissions["admission_date"])).sum())
+    return dg.AssetCheckResult(passed=bad == 0, metadata={"failing_rows": bad, "stays": len(readmissions)})
+
+
+@_check("readmission_rates", "Every readmission rate lies in [0, 1]. A failure is a pipeline bug.", "plausibility")
+def rate_between_zero_and_one(readmission_rates: pd.DataFrame) -> dg.AssetCheckResult:
+    rate = readmission_rates["readmission_rate"].astype(float)
+    bad = int((rate.notna() & ~rate.between(0, 1)).sum())
+    return dg.AssetCheckResult(passed=bad == 0, metadata={"failing_rows": bad})
+
+
+@_check("demographics", "Each patient is counted once per dimension (no duplicate patient_id). "
+        "A failure means the latest-admission logic broke: tell the platform team.", "uniqueness")
+def one_row_per_patient(demographics: pd.DataFrame, query_engine: QueryEngine) -> dg.AssetCheckResult:
+    patients = int(query_engine.query("SELECT count(DISTINCT patient_id) AS n FROM patients_curated_records")["n"].iloc[0])
+    totals = demographics.groupby("dimension")["patients"].sum().astype(int)
+    off = {dimension: n for dimension, n in totals.items() if n != patients}
+    return dg.AssetCheckResult(
+        passed=not off, metadata={"patients": patients, **{f"dimension/{d}": n for d, n in totals.items()}}
+    )
+
+
+assets = [readmissions, readmission_rates, length_of_stay, demographics, diagnosis_patterns]
+checks = [discharge_after_admission, rate_between_zero_and_one, one_row_per_patient]

@@ -1,0 +1,41 @@
+"""Unpartitioned report assets: one Athena-dialect SQL file each, refreshed after new per-file data."""
+
+import time
+
+import dagster as dg
+import pandas as pd
+
+from hc_pipeline.assets.per_file import IO_RETRY
+from hc_pipeline.metadata import table_metadata
+from hc_pipeline.resources.query_engine import QueryEngine
+
+# Refresh once the per-file runs of a batch are done, whichever partitions are missing (unreadable files).
+REFRESH = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("refresh after new files")
+
+
+def report_asset(domain: str, name: str, description: str):
+    """Decorate a report function: key `[domain, name]`, after `<domain>/curated_records`, refreshed by itself."""
+    return dg.asset(
+        key=[domain, name],
+        group_name=domain,
+        deps=[dg.AssetKey([domain, "curated_records"])],
+        description=description,
+        automation_condition=REFRESH,
+        retry_policy=IO_RETRY,
+    )
+
+
+def run_report(engine: QueryEngine, sql: str) -> tuple[pd.DataFrame, dict]:
+    """Run the report's SQL; the metadata says what it cost (Athena: query id and bytes scanned)."""
+    started = time.perf_counter()
+    with_stats = getattr(engine, "query_with_stats", None)
+    if with_stats is None:
+        frame, cost = engine.query(sql), {}
+    else:
+        frame, stats = with_stats(sql)
+        cost = stats.to_metadata()
+    return frame, {**table_metadata(frame), **cost, "query_seconds": round(time.perf_counter() - started, 3)}

@@ -1,0 +1,48 @@
+-- Patients by gender, age band, race and ethnicity, each patient counted once as of their latest admission
+-- (ties: the greater source_file, then source_row). A missing value counts as 'Unknown'.
+WITH ranked AS (
+    SELECT
+        patient_id,
+        gender,
+        age,
+        race,
+        ethnicity,
+        row_number() OVER (
+            PARTITION BY patient_id
+            ORDER BY admission_date DESC, source_file DESC, source_row DESC
+        ) AS recency
+    FROM patients_curated_records
+),
+latest AS (
+    SELECT gender, age, race, ethnicity
+    FROM ranked
+    WHERE recency = 1
+),
+by_dimension AS (
+    SELECT 1 AS dimension_order, 'gender' AS dimension, coalesce(gender, 'Unknown') AS value FROM latest
+    UNION ALL
+    SELECT
+        2,
+        'age_band',
+        CASE
+            WHEN age IS NULL THEN 'Unknown'
+            WHEN age < 18 THEN '0-17'
+            WHEN age < 35 THEN '18-34'
+            WHEN age < 50 THEN '35-49'
+            WHEN age < 65 THEN '50-64'
+            WHEN age < 80 THEN '65-79'
+            ELSE '80+'
+        END
+    FROM latest
+    UNION ALL
+    SELECT 3, 'race', coalesce(race, 'Unknown') FROM latest
+    UNION ALL
+    SELECT 4, 'ethnicity', coalesce(ethnicity, 'Unknown') FROM latest
+)
+SELECT
+    dimension,
+    value,
+    count(*) AS patients
+FROM by_dimension
+GROUP BY dimension_order, dimension, value
+ORDER BY dimension_order, value
