@@ -59,7 +59,8 @@ def run_pending(
                 partition_key=key,
                 instance=instance,
                 resources=resources,
-                tags=run_tags(obj),
+                # The sensor's dedupe looks for this tag, so a version run here is never run there too.
+                tags={**run_tags(obj), "dagster/run_key": obj.run_key},
                 run_config=_run_config(per_file, run_date, None),
                 raise_on_error=False,
             )

@@ -33,6 +33,9 @@ class Deployment:
     def start(self, timeout: float = 120.0) -> "Deployment":
         (self.home / "tmp").mkdir(parents=True, exist_ok=True)
         (self.home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
+        # Create the instance's schema once: daemon and webserver racing to do it can both fail.
+        subprocess.run([str(BIN / "dagster"), "instance", "migrate"], cwd=REPO, env=self.env, check=True,
+                       capture_output=True, timeout=300)
         workspace = str(REPO / "workspace.yaml")
         for name, args in (
             ("daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace]),

@@ -79,3 +79,12 @@ def test_cursor_is_json_with_a_watermark(sensor, defs, instance, land):
     result, _ = tick(sensor, defs, instance)
     assert json.loads(result.cursor)["watermark"] > 0
     assert files_partitions["patients"].name == "patients_files"
+
+
+def test_a_version_processed_by_hc_pipeline_run_is_not_requested_again(sensor, defs, instance, land):
+    from hc_pipeline.runner import run_pending
+
+    land("patients/a.csv", CSV)
+    assert run_pending(defs, instance).processed["patients"]
+    result, _ = tick(sensor, defs, instance)
+    assert result.run_requests == []
