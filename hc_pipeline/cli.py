@@ -19,7 +19,8 @@ def cmd_generate(args) -> int:
     from hc_pipeline.generate.writer import generate
 
     summary = generate(Path(args.out), patients=args.patients, facilities=args.facilities,
-                       defect_rate=args.defect_rate, seed=args.seed, run_date=args.run_date)
+                       defect_rate=args.defect_rate, seed=args.seed, run_date=args.run_date,
+                       synthea_patients=args.synthea)
     print(json.dumps(summary, indent=2, default=str))
     return 0
 
@@ -87,6 +88,7 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--defect-rate", type=float, default=0.05)
     generate.add_argument("--seed", type=int, default=7)
     generate.add_argument("--run-date", type=_date, default=None, help="the date defects are relative to (today)")
+    generate.add_argument("--synthea", type=int, default=0, help="also write a Synthea export zip of N patients")
     generate.set_defaults(func=cmd_generate)
 
     ingest = commands.add_parser("ingest", help="put files into the landing zone")

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from hc_pipeline.alert_sensors import check_failure_alert_sensor, run_failure_alert_sensor
-from hc_pipeline.assets import facilities, patients
+from hc_pipeline.assets import analytics, facilities, patients
 from hc_pipeline.deployment import build_resources, sensor_interval
 from hc_pipeline.jobs import file_job
 from hc_pipeline.sensors import landing_sensor
@@ -15,8 +15,8 @@ def make_definitions(resources: dict, interval_seconds: int = 15) -> dg.Definiti
     """Everything in the code location, on the given resources."""
     jobs = {domain: file_job(domain, assets) for domain, assets in PER_FILE.items()}
     return dg.Definitions(
-        assets=[*patients.assets, *facilities.assets],
-        asset_checks=facilities.checks,
+        assets=[*patients.assets, *analytics.assets, *facilities.assets],
+        asset_checks=[*facilities.checks, *analytics.checks],
         jobs=list(jobs.values()),
         sensors=[
             *(landing_sensor(domain, job, interval_seconds=interval_seconds) for domain, job in jobs.items()),

@@ -6,6 +6,8 @@ import importlib
 from hc_pipeline.deployment import hc_home
 from hc_pipeline.partitions import DOMAINS
 
+REPORTS = ("facilities_expiring_accreditations", "facilities_state_counts", "facilities_facility_metrics",
+           "patients_readmissions", "patients_length_of_stay", "patients_demographics", "patients_diagnosis_patterns")
 SUMMARY_SQL = {
     "files": "SELECT count(DISTINCT source_file) AS n FROM {domain}_raw_records",
     "rows landed": "SELECT count(*) AS n FROM {domain}_raw_records",
@@ -23,7 +25,7 @@ def run_demo(patients: int, facilities: int, seed: int) -> int:
     home = hc_home()
     samples = home / "samples"
     run_date = dt.datetime.now(dt.UTC).date()
-    generate(samples, patients=patients, facilities=facilities, seed=seed, run_date=run_date)
+    generate(samples, patients=patients, facilities=facilities, seed=seed, run_date=run_date, synthea_patients=200)
     landing = defs.resources["landing"]
     for domain in DOMAINS:
         for path in sorted((samples / domain).glob("*")):
@@ -46,9 +48,13 @@ def run_demo(patients: int, facilities: int, seed: int) -> int:
             print("  findings by rule:")
             for rule, severity, n in findings.itertuples(index=False):
                 print(f"    {rule:<28}{severity:<9}{n:>8,}")
-    for report in ("facilities_expiring_accreditations", "facilities_state_counts", "facilities_facility_metrics"):
+    for report in REPORTS:
         if report in tables:
             print(f"\n[{report}] {int(engine.query(f'SELECT count(*) AS n FROM {report}')['n'].iloc[0]):,} rows")
+    if "patients_readmission_rates" in tables:
+        overall = engine.query("SELECT stays, readmissions, readmission_rate FROM patients_readmission_rates "
+                               "WHERE dimension = 'overall'")
+        print("\n30-day readmission rate (overall):\n" + overall.to_string(index=False))
     print(
         f"\nResults:\n  lake (parquet)   {home / 'lake'}\n  quarantine       {home / 'quarantine'}\n"
         f"  insight reports  {home / 'insights'}\n  Dagster runs     {home / 'dagster'} (see them with `make dev`)\n"

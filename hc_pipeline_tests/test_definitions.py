@@ -17,7 +17,8 @@ def test_patients_assets_are_one_group_with_domain_keys(defs):
     specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
     patients = {k for k in specs if k.startswith("patients/")}
     assert patients == {"patients/raw_records", "patients/curated_records", "patients/quarantined_records",
-                        "patients/anomaly_report"}
+                        "patients/anomaly_report", "patients/readmissions", "patients/readmission_rates",
+                        "patients/length_of_stay", "patients/demographics", "patients/diagnosis_patterns"}
     assert {specs[k].group_name for k in patients} == {"patients"}
     assert all(specs[k].description for k in patients)
 

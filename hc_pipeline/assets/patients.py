@@ -12,6 +12,7 @@ from hc_pipeline.partitions import files_partitions
 from hc_pipeline.resources.storage import LakeStorage
 from hc_pipeline.schemas.patients import RULE_GROUPS, CuratedAdmissions
 from hc_pipeline.sources.patients_csv import REQUIRED_COLUMNS, read_admissions
+from hc_pipeline.sources.synthea_zip import is_synthea_zip, read_synthea_zip
 
 DOMAIN = "patients"
 CURATED = dg.AssetKey([DOMAIN, "curated_records"])
@@ -25,9 +26,15 @@ def empty_raw(source_file: str) -> pd.DataFrame:
     return pd.DataFrame({**columns, "source_row": pd.Series(dtype="int64")})
 
 
+def read_patients_file(data: bytes, source_file: str) -> pd.DataFrame:
+    """An admissions CSV, or a Synthea export zip (told apart by content, not by name)."""
+    return read_synthea_zip(data, source_file) if is_synthea_zip(data) else read_admissions(data, source_file)
+
+
 raw_records = raw_records_asset(
-    DOMAIN, read_admissions, empty_raw,
-    "Every record of one landed admissions CSV as text, headers in snake_case, with its file and row number.",
+    DOMAIN, read_patients_file, empty_raw,
+    "Every admission of one landed file as text, with its file and row number: the records of an admissions "
+    "CSV (headers in snake_case), or the inpatient encounters of a Synthea export zip (no direct identifiers).",
 )
 
 curated_records = curated_records_asset(

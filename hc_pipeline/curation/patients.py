@@ -22,6 +22,8 @@ DATE = pd.ArrowDtype(pyarrow.date32())
 STRING = pd.StringDtype("pyarrow")
 CURATED_COLUMNS = ["patient_id", "age", "gender", "admission_date", "discharge_date", "diagnosis",
                    "diagnosis_code", "length_of_stay_days", "warnings", "source_file", "source_row"]
+# Present in Synthea exports; null for plain CSVs so every file's table has the same columns.
+OPTIONAL_TEXT = ("diagnosis_code_system", "race", "ethnicity", "encounter_id")
 ROW_COLUMNS = ("source_file", "source_row", "parse_error")
 
 
@@ -91,7 +93,7 @@ def curate(raw: pd.DataFrame, run_date: dt.date) -> Curation:
 
     # Only the columns the curated table is built from: copying the rest of 1M rows costs seconds.
     needed = ["patient_id", "_age", "gender", "_admission", "_discharge", "diagnosis", "diagnosis_code", "_los",
-              "source_file", "source_row"]
+              "source_file", "source_row", *OPTIONAL_TEXT]
     good = staged.loc[~quarantine, [c for c in needed if c in staged]]
     curated = pd.DataFrame(
         {
@@ -104,6 +106,7 @@ def curate(raw: pd.DataFrame, run_date: dt.date) -> Curation:
             "diagnosis_code": (good["diagnosis_code"].str.upper() if "diagnosis_code" in good
                                else pd.Series(pd.NA, index=good.index, dtype=STRING)),
             "length_of_stay_days": good["_los"].astype("Int64"),
+            **{c: good[c] if c in good else pd.Series(pd.NA, index=good.index, dtype=STRING) for c in OPTIONAL_TEXT},
             "warnings": reasons_column(masks.loc[~quarantine, [r for r in masks if r not in errors]]),
             "source_file": good["source_file"],
             "source_row": good["source_row"],

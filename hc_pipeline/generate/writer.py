@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import pathlib
 
 import numpy as np
@@ -10,8 +11,10 @@ import pandas as pd
 
 from hc_pipeline.generate.facilities import FACILITY_RULES, build_facility_files
 from hc_pipeline.generate.patients import PATIENT_RULES, build_patient_files
+from hc_pipeline.generate.synthea import synthea_zip
 
 GROUND_TRUTH_COLUMNS = ["domain", "file", "row", "rule"]
+SYNTHEA_FILE = "synthea_export.zip"
 
 
 def generate(
@@ -23,8 +26,12 @@ def generate(
     run_date: dt.date | None = None,
     patient_files: int = 2,
     facility_files: int = 4,
+    synthea_patients: int = 0,
 ) -> dict:
-    """Write sample files under out/patients/ and out/facilities/ plus out/ground_truth.csv; return a summary."""
+    """Write sample files under out/patients/ and out/facilities/ plus out/ground_truth.csv; return a summary.
+
+    With `synthea_patients`, also a Synthea export `patients/synthea_export.zip` and `synthea_truth.json`.
+    """
     if not 0 <= defect_rate <= 1:
         raise ValueError(f"defect_rate must be within [0, 1], got {defect_rate}")
     if patient_files < 1 or facility_files < 1 or patients < patient_files:
@@ -47,12 +54,17 @@ def generate(
         data = ("\ufeff" if f.bom else "") + f.text
         (out / "facilities" / f.name).write_bytes(data.encode("utf-8"))
         truth += [("facilities", f.name, row, rule) for row, rule in f.defects]
+    if synthea_patients:
+        export, synthea_truth = synthea_zip(run_date, seed, patients=synthea_patients)
+        (out / "patients" / SYNTHEA_FILE).write_bytes(export)
+        (out / "synthea_truth.json").write_text(json.dumps(synthea_truth, indent=2))
+        truth += [("patients", SYNTHEA_FILE, row, rule) for row, rule in synthea_truth["findings"]]
     ground_truth = pd.DataFrame(truth, columns=GROUND_TRUTH_COLUMNS).sort_values(["domain", "file", "row"])
     ground_truth.to_csv(out / "ground_truth.csv", index=False, lineterminator="\n")
 
     counts = ground_truth["rule"].value_counts()
     return {
-        "patients_files": [p.name for p in patient_set],
+        "patients_files": [p.name for p in patient_set] + ([SYNTHEA_FILE] if synthea_patients else []),
         "facilities_files": [f.name for f in facility_set],
         "patients_rows": patients,
         "facilities_records": facilities,

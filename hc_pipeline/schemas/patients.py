@@ -14,8 +14,10 @@ import pyarrow
 from pandera.typing import Series
 
 from hc_pipeline.curation.rules import rule_group
+from hc_pipeline.sources.synthea_zip import SNOMED_CT, UNKNOWN_PATIENT
 
 ICD10_SHAPE = r"^[A-TV-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$"
+SNOMED_SHAPE = r"^[1-9][0-9]{5,17}$"
 LOS_MIN_GROUP = 30
 LOS_Z_LIMIT = 3.5
 # Text columns are Arrow strings: pandera checks that dtype at once, where `str` tests every value in Python.
@@ -51,7 +53,11 @@ class Conformance(pa.DataFrameModel):
 
     @rule("malformed_row", "record", "The CSV record has more or fewer fields than the header.")
     def _malformed_row(cls, df):
-        return df["parse_error"].isna()
+        return df["parse_error"].isna() | df["parse_error"].eq(UNKNOWN_PATIENT).fillna(False)
+
+    @rule("unknown_patient", "patient_id", "The encounter's patient is not in the export's patients.csv.")
+    def _unknown_patient(cls, df):
+        return ~df["parse_error"].eq(UNKNOWN_PATIENT).fillna(False)
 
     @rule("unparseable_date", "admission_date", "A date is neither YYYY-MM-DD nor MM/DD/YYYY, or does not exist.")
     def _unparseable_date(cls, df):
@@ -65,12 +71,17 @@ class Conformance(pa.DataFrameModel):
     def _invalid_gender(cls, df):
         return ~_unparsed(df, "gender", "_gender")
 
-    @rule("invalid_diagnosis_code", "diagnosis_code", "Diagnosis code does not have the ICD-10 shape.", warning=True)
+    @rule("invalid_diagnosis_code", "diagnosis_code",
+          "Diagnosis code does not have the ICD-10 shape (SNOMED CT shape for Synthea exports).", warning=True)
     def _invalid_diagnosis_code(cls, df):
         if "diagnosis_code" not in df:
             return pd.Series(True, index=df.index)
         code = df["diagnosis_code"].str.upper()
-        return (code.isna() | code.str.match(ICD10_SHAPE)).fillna(False)
+        shaped = code.str.match(ICD10_SHAPE)
+        if "diagnosis_code_system" in df:
+            snomed = df["diagnosis_code_system"].eq(SNOMED_CT).fillna(False)
+            shaped = shaped.where(~snomed, code.str.match(SNOMED_SHAPE))
+        return (code.isna() | shaped).fillna(False)
 
 
 class Completeness(pa.DataFrameModel):

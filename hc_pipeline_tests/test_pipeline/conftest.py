@@ -16,7 +16,8 @@ def corpus(tmp_path_factory):
     """The generated files, their ground truth, and the pipeline's results over them."""
     samples = tmp_path_factory.mktemp("samples")
     home = tmp_path_factory.mktemp("hc_home")
-    summary = generate(samples, patients=12_000, facilities=200, defect_rate=0.05, seed=11, run_date=RUN_DATE)
+    summary = generate(samples, patients=12_000, facilities=200, defect_rate=0.05, seed=11, run_date=RUN_DATE,
+                       synthea_patients=150)
     resources = build_resources({"HC_HOME": str(home)})
     for domain in ("patients", "facilities"):
         for path in sorted((samples / domain).iterdir()):
