@@ -48,6 +48,7 @@ def run_pending(
         known = set(instance.get_dynamic_partitions(partitions.name))
         objects = sorted(landing.list_objects(domain), key=lambda o: (o.last_modified, o.key))
         done = summary.processed.setdefault(domain, [])
+        curated_any = False
         for obj in objects:
             key = partition_key_for(obj.key, obj.version)
             if key in known:
@@ -65,12 +66,14 @@ def run_pending(
                 raise_on_error=False,
             )
             done.append(key)
+            curated_any = curated_any or result.success
             if not result.success:
                 errors = {e.step_failure_data.error.cls_name for e in result.get_step_failure_events()}
                 stopped = errors == {"DagsterAssetCheckFailedError"}
                 (summary.stopped_by_checks if stopped else summary.failed).append(f"{obj.key} ({key})")
         reports = [a for a in _assets(defs) if _is_domain(a, domain) and not a.partitions_def]
-        if reports and done:
+        # As under the daemon: reports refresh after new curated data, not after files that were refused.
+        if reports and curated_any:
             dg.materialize(
                 reports,
                 instance=instance,

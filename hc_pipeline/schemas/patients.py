@@ -187,9 +187,10 @@ def duplicated_rows(df: pd.DataFrame, columns: list[str]) -> pd.Series:
 
 def los_outliers(df: pd.DataFrame) -> pd.Series:
     """Robust z-score of length of stay within each diagnosis group of the rows without errors."""
-    population = df["_los"].notna() & (df["_los"] >= 0) & df["diagnosis"].notna() & ~df["_is_error"]
-    los = df.loc[population, "_los"].astype(float)
-    groups = pd.factorize(df.loc[population, "diagnosis"])[0]  # integer codes group alike, without Python strings
+    population = (df["_los"].notna() & (df["_los"] >= 0) & df["diagnosis"].notna() & ~df["_is_error"]).to_numpy()
+    # Plain arrays: integer codes group alike without Python strings, and no index to align.
+    los = pd.Series(df["_los"].to_numpy(dtype=float)[population])
+    groups = pd.factorize(df["diagnosis"])[0][population]
     size = los.groupby(groups).transform("size")
     median = los.groupby(groups).transform("median")
     deviation = (los - median).abs()
@@ -197,8 +198,9 @@ def los_outliers(df: pd.DataFrame) -> pd.Series:
     mean_ad = deviation.groupby(groups).transform("mean")
     scale = (mad / 0.6745).where(mad > 0, 1.253314 * mean_ad)
     z = (deviation / scale).where(scale > 0, 0.0)
-    flagged = (size >= LOS_MIN_GROUP) & (z > LOS_Z_LIMIT)
-    return flagged.reindex(df.index, fill_value=False)
+    flagged = np.zeros(len(df), dtype=bool)
+    flagged[population] = ((size >= LOS_MIN_GROUP) & (z > LOS_Z_LIMIT)).to_numpy()
+    return pd.Series(flagged, index=df.index)
 
 
 class CuratedAdmissions(pa.DataFrameModel):
