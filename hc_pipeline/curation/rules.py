@@ -11,6 +11,17 @@ ERROR, WARNING = "error", "warning"
 REASONS_DTYPE = pd.ArrowDtype(pyarrow.list_(pyarrow.string()))
 
 
+def rule(name: str, field: str, description: str, warning: bool = False, second_pass: bool = False):
+    """Declare a rule in a pandera model: a dataframe check named by rule id, True where the row passes."""
+    return pa.dataframe_check(
+        name=name,
+        description=description,
+        raise_warning=warning,
+        ignore_na=False,  # pandera's default passes any row holding a NA
+        statistics={"field": field, "second_pass": second_pass},
+    )
+
+
 @dataclass(frozen=True)
 class Rule:
     """One rule id, as stewards see it."""

@@ -13,7 +13,7 @@ import pandera.pandas as pa
 import pyarrow
 from pandera.typing import Series
 
-from hc_pipeline.curation.rules import rule_group
+from hc_pipeline.curation.rules import rule, rule_group
 
 # USPS codes: the states, DC, the inhabited territories, the freely associated states and military post offices.
 USPS_CODES = frozenset(
@@ -23,17 +23,6 @@ USPS_CODES = frozenset(
 ACCREDITATION = pyarrow.struct(
     [("body", pyarrow.string()), ("id", pyarrow.string()), ("expiry_date", pyarrow.date32())]
 )
-
-
-def rule(name: str, field: str, description: str, warning: bool = False):
-    """A rule: a dataframe check returning True where the row passes."""
-    return pa.dataframe_check(
-        name=name,
-        description=description,
-        raise_warning=warning,
-        ignore_na=False,  # pandera's default passes any row holding a NA
-        statistics={"field": field, "second_pass": False},
-    )
 
 
 def _passes_unless(df: pd.DataFrame, broken: pd.Series) -> pd.Series:

@@ -13,7 +13,7 @@ import pandera.pandas as pa
 import pyarrow
 from pandera.typing import Series
 
-from hc_pipeline.curation.rules import rule_group
+from hc_pipeline.curation.rules import rule, rule_group
 from hc_pipeline.sources.synthea_zip import SNOMED_CT, UNKNOWN_PATIENT
 
 ICD10_SHAPE = r"^[A-TV-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$"
@@ -30,17 +30,6 @@ def _blank(df: pd.DataFrame, column: str) -> pd.Series:
 
 def _unparsed(df: pd.DataFrame, text: str, parsed: str) -> pd.Series:
     return df[text].notna() & df[parsed].isna()
-
-
-def rule(name: str, field: str, description: str, warning: bool = False, second_pass: bool = False):
-    """A rule: a dataframe check returning True where the row passes."""
-    return pa.dataframe_check(
-        name=name,
-        description=description,
-        raise_warning=warning,
-        ignore_na=False,  # pandera's default passes any row holding a NA
-        statistics={"field": field, "second_pass": second_pass},
-    )
 
 
 class Conformance(pa.DataFrameModel):
