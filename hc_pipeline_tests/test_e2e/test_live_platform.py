@@ -135,7 +135,8 @@ def test_ui_lists_the_assets_and_the_checks_in_chromium(platform, tmp_path):
              "--window-size=1400,900", "--virtual-time-budget=20000"]
     pages = {
         "graph": (f"{platform.url}/locations/hc_pipeline.definitions/asset-groups/patients",
-                  ["raw_records", "curated_records", "anomaly_report"]),
+                  ["raw_records", "curated_records", "readmission_rates"]),
+        "catalog": (f"{platform.url}/assets?groups=patients", ["anomaly_report", "readmission_rates", "curated_records"]),
         "checks": (f"{platform.url}/assets/patients/curated_records?view=checks",
                    ["curated_schema", "row_conservation", "completeness", "plausibility"]),
     }

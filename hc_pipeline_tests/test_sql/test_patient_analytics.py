@@ -207,9 +207,7 @@ def test_reports_on_the_generated_synthea_export_match_its_expected_answers():
     warned = result.curated[["source_row", "warnings"]].explode("warnings")
     warned = warned[warned["warnings"].notna() & (warned["warnings"] != "invalid_diagnosis_code")]
     assert sorted(map(list, warned.itertuples(index=False, name=None))) == truth["findings"]
-    extra = raw[["source_row", "race", "ethnicity", "encounter_id"]]
-    curated = result.curated.merge(extra, on="source_row", how="left")
-    table = pa.Table.from_pandas(curated, preserve_index=False).select(CURATED_SCHEMA.names).cast(CURATED_SCHEMA)
+    table = pa.Table.from_pandas(result.curated, preserve_index=False).select(CURATED_SCHEMA.names).cast(CURATED_SCHEMA)
     rows = table.to_pylist()
     _, _, found = run_sql(table, "readmissions")
     by_encounter = {r["encounter_id"]: r for r in rows}
