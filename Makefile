@@ -38,5 +38,10 @@ dev: install
 	@echo "Dagster UI: http://127.0.0.1:3000  (instance: $(HC_HOME)/dagster)"
 	HC_HOME=$(HC_HOME) DAGSTER_HOME=$(HC_HOME)/dagster $(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
+# Benchmarks (minutes; P1 at 5M rows and 100,000 sensor objects take longest). Inputs are cached in bench/cache/.
+# Options: make bench BENCH_ARGS="--only p1,small_files --repeat 1"
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
+
 clean:
 	rm -rf $(HC_HOME)

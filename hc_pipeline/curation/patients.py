@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pyarrow
 import pyarrow.compute as pc
@@ -95,18 +96,19 @@ def curate(raw: pd.DataFrame, run_date: dt.date) -> Curation:
     needed = ["patient_id", "_age", "gender", "_admission", "_discharge", "diagnosis", "diagnosis_code", "_los",
               "source_file", "source_row", *OPTIONAL_TEXT]
     good = staged.loc[~quarantine, [c for c in needed if c in staged]]
+    nulls = _nulls(good.index)
     curated = pd.DataFrame(
         {
             "patient_id": good["patient_id"],
-            "age": good["_age"].astype("Int64"),
+            "age": _int64(good["_age"]),
             "gender": per_value(good["gender"], _curated_gender),
             "admission_date": good["_admission"].astype(DATE),
             "discharge_date": good["_discharge"].astype(DATE),
             "diagnosis": good["diagnosis"],
             "diagnosis_code": (good["diagnosis_code"].str.upper() if "diagnosis_code" in good
-                               else pd.Series(pd.NA, index=good.index, dtype=STRING)),
-            "length_of_stay_days": good["_los"].astype("Int64"),
-            **{c: good[c] if c in good else pd.Series(pd.NA, index=good.index, dtype=STRING) for c in OPTIONAL_TEXT},
+                               else nulls),
+            "length_of_stay_days": _int64(good["_los"]),
+            **{c: good[c] if c in good else nulls for c in OPTIONAL_TEXT},
             "warnings": reasons_column(masks.loc[~quarantine, [r for r in masks if r not in errors]]),
             "source_file": good["source_file"],
             "source_row": good["source_row"],
@@ -121,6 +123,21 @@ def curate(raw: pd.DataFrame, run_date: dt.date) -> Curation:
     quarantined["reasons"] = quarantined["reasons"].astype(REASONS_DTYPE)
 
     return Curation(curated=curated, quarantined=quarantined, masks=masks, keys=raw[["source_row", "patient_id"]])
+
+
+def _int64(values: pd.Series) -> pd.Series:
+    """Whole floats as nullable Int64, as `astype("Int64")` gives them without its value-by-value checks."""
+    floats = values.to_numpy(dtype=float)
+    missing = np.isnan(floats)
+    whole = np.where(missing, 0, floats).astype(np.int64)
+    if not np.array_equal(whole[~missing], floats[~missing]):
+        return values.astype("Int64")  # raises on a fraction, as before
+    return pd.Series(pd.arrays.IntegerArray(whole, missing), index=values.index)
+
+
+def _nulls(index: pd.Index) -> pd.Series:
+    """An all-null text column."""
+    return pd.Series(pd.arrays.ArrowStringArray(pyarrow.nulls(len(index), pyarrow.large_string())), index=index)
 
 
 def report_findings(curated: pd.DataFrame, quarantined: pd.DataFrame) -> pd.DataFrame:

@@ -72,16 +72,29 @@ def evaluate(staged: pd.DataFrame, groups: tuple[RuleGroup, ...]) -> pd.DataFram
     masks = {}
     for rule in (r for r in rules if not r.second_pass):
         masks[rule.id] = _failures(rule, staged)
-    first = staged.assign(
-        _is_error=np.logical_or.reduce(
-            [masks[r.id] for r in rules if r.id in masks and r.severity == ERROR]
-            or [np.zeros(len(staged), dtype=bool)]
-        ),
-        **{f"_is_{rule_id}": mask for rule_id, mask in masks.items()},
+    first_pass = pd.DataFrame(
+        {
+            "_is_error": np.logical_or.reduce(
+                [masks[r.id] for r in rules if r.id in masks and r.severity == ERROR]
+                or [np.zeros(len(staged), dtype=bool)]
+            ),
+            **{f"_is_{rule_id}": mask for rule_id, mask in masks.items()},
+        },
+        index=staged.index,
     )
+    first = _beside(staged, first_pass)
     for rule in (r for r in rules if r.second_pass):
         masks[rule.id] = _failures(rule, first)
     return pd.DataFrame({r.id: masks[r.id] for r in rules}, index=staged.index)
+
+
+def _beside(staged: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+    """`staged.assign(**extra)` without copying (and consolidating) the staged columns."""
+    if staged.columns.intersection(extra.columns).size:
+        return staged.assign(**extra)
+    joined = pd.concat([staged, extra], axis=1, copy=False)
+    joined.attrs = dict(staged.attrs)
+    return joined
 
 
 def _failures(rule: Rule, frame: pd.DataFrame) -> np.ndarray:

@@ -3,6 +3,7 @@
 import csv
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -164,10 +165,9 @@ def _read_python(records, width: int) -> tuple[list[pa.Array], list[str | None]]
 def _frame(names, columns, errors, source_file: str) -> pd.DataFrame:
     """Strip values, make blanks null and add the provenance columns."""
     n_rows = len(columns[0])
-    arrays = []
-    for column in columns:
-        column = pc.utf8_trim_whitespace(column)
-        arrays.append(pc.if_else(pc.equal(column, ""), pa.scalar(None, _TEXT), column))
+    # Arrow releases the GIL in its kernels: columns are trimmed side by side, one per core.
+    with ThreadPoolExecutor(max_workers=min(len(columns), pa.cpu_count())) as pool:
+        arrays = list(pool.map(lambda column: _blanks_to_null(pc.utf8_trim_whitespace(column)), columns))
     arrays += [
         pa.repeat(pa.scalar(source_file, _TEXT), n_rows),
         pa.array(np.arange(1, n_rows + 1, dtype=np.int64)),
@@ -175,3 +175,16 @@ def _frame(names, columns, errors, source_file: str) -> pd.DataFrame:
     ]
     table = pa.table(arrays, names=[*names, *ADDED_COLUMNS])
     return table.to_pandas(types_mapper={_TEXT: _STRING}.get)
+
+
+def _blanks_to_null(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
+    """Empty strings become nulls by a new validity bitmap over the same text buffers (no copy of the text)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    return pa.chunked_array([_null_where_empty(chunk) for chunk in chunks], _TEXT)
+
+
+def _null_where_empty(chunk: pa.Array) -> pa.Array:
+    keep = pc.fill_null(pc.not_equal(pc.binary_length(chunk), 0), False)
+    if chunk.offset or keep.offset:
+        return pc.if_else(keep, chunk, pa.scalar(None, _TEXT))
+    return pa.Array.from_buffers(_TEXT, len(chunk), [keep.buffers()[1], *chunk.buffers()[1:]])

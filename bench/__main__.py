@@ -1,0 +1,57 @@
+"""`python -m bench [--only p1,p1_5m,facilities,small_files,sensor] [--rows N] [--repeat N]`."""
+
+import argparse
+import importlib
+import sys
+import time
+
+from bench.measure import machine
+from bench.report import RESULTS, load_previous, merge, today, write
+
+BENCHMARKS = {
+    "p1": "bench.p1:run",
+    "p1_5m": "bench.p1:run_5m",
+    "facilities": "bench.facilities:run",
+    "small_files": "bench.small_files:run",
+    "sensor": "bench.sensor:run",  # last: it needs the S3 landing zone
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    root.add_argument("--only", default=",".join(BENCHMARKS),
+                      help=f"comma-separated benchmarks, run in this order: {', '.join(BENCHMARKS)}")
+    root.add_argument("--rows", type=int, default=1_000_000, help="P1 rows (default 1,000,000)")
+    root.add_argument("--repeat", type=int, default=3, help="fresh-process runs per measured piece; medians")
+    root.add_argument("--skip-lambda", action="store_true", help="P1 without (c), which takes minutes")
+    root.add_argument("--sensor-sizes", default="10000,100000", help="landed objects for the sensor ticks")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parser().parse_args(argv)
+    chosen = [name.strip() for name in opts.only.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    previous, runs = load_previous()
+    fresh = []
+    for name in (n for n in BENCHMARKS if n in chosen):
+        module, function = BENCHMARKS[name].split(":")
+        start = time.perf_counter()
+        print(f"bench {name} ...", flush=True)
+        figures = getattr(importlib.import_module(module), function)(opts)
+        fresh.append(figures)
+        runs[figures.group] = {"date": today(), "notes": figures.notes, "how": f"repeat={opts.repeat}"}
+        for entry in figures.entries:
+            print(f"  {entry['name']:40s} {entry['value']!s:>14} {entry['unit']}")
+        print(f"bench {name}: {time.perf_counter() - start:.0f} s", flush=True)
+        # Written after every benchmark, so a long run that breaks later keeps what it measured.
+        write(merge(previous, fresh), runs, machine())
+    print(f"wrote {RESULTS / 'latest.json'} and {RESULTS / 'latest.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
