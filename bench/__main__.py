@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench {name} ...", flush=True)
         figures = getattr(importlib.import_module(module), function)(opts)
         fresh.append(figures)
-        runs[figures.group] = {"date": today(), "notes": figures.notes, "how": f"repeat={opts.repeat}"}
+        runs[figures.group] = {"date": today(), "notes": figures.notes}
         for entry in figures.entries:
             print(f"  {entry['name']:40s} {entry['value']!s:>14} {entry['unit']}")
         print(f"bench {name}: {time.perf_counter() - start:.0f} s", flush=True)

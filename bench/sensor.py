@@ -92,7 +92,8 @@ def tick_piece(meter, objects: int, new: int = 100, repeat: int = 3) -> dict:
         return {"objects": len(listed), "upload_s": upload_s, "list_s": list_s, "cursor_bytes": len(cursor),
                 "nothing_new_s": statistics.median(t for t, _ in quiet), "new_s": statistics.median(t for t, _ in busy),
                 "nothing_new_all_s": [round(t, 3) for t, _ in quiet], "new_all_s": [round(t, 3) for t, _ in busy],
-                "skip_reason": getattr(quiet[0][1], "skip_reason", None), "requested": requested}
+                "skip_reason": getattr(getattr(quiet[0][1], "skip_reason", None), "skip_message", None),
+                "requested": requested}
 
 
 def run(opts):

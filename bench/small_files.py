@@ -39,7 +39,7 @@ def run(opts):
     files = [str(f) for f in small_patient_files(200, 100)]
     result = run_once(files)
     n = len(files)
-    empty, full, again = result["empty"]["process_wall_s"], result["full"]["process_wall_s"], result["again"]["process_wall_s"]
+    empty, full, again = (result[k]["process_wall_s"] for k in ("empty", "full", "again"))
     figures.add("small_files_files", n, "files", "admissions CSVs of 100 rows (three header/date styles)")
     figures.add("small_files_total_wall_s", full, "s", "`hc-pipeline run` over all of them, process start to exit")
     figures.add("small_files_empty_run_s", empty, "s", "`hc-pipeline run` with nothing landed (start, import, instance)")
