@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser demo test dev bench clean
+.PHONY: install browser demo test lint format dev bench clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,15 @@ demo: install
 
 test: install browser
 	$(PY) -m pytest -q hc_pipeline_tests
+
+# The house style (ruff.toml): lint rules and the formatter, checked here and in CI before the tests.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 dev: install
 	@mkdir -p $(HC_HOME)/dagster

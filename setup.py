@@ -32,6 +32,7 @@ setup(
         "dev": [
             "pytest==9.2.0",
             "moto[server]==5.2.5",
+            "ruff==0.17.6",
         ],
     },
     entry_points={"console_scripts": ["hc-pipeline=hc_pipeline.cli:main"]},

@@ -19,8 +19,11 @@ BENCHMARKS = {
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    root.add_argument("--only", default=",".join(BENCHMARKS),
-                      help=f"comma-separated benchmarks, run in this order: {', '.join(BENCHMARKS)}")
+    root.add_argument(
+        "--only",
+        default=",".join(BENCHMARKS),
+        help=f"comma-separated benchmarks, run in this order: {', '.join(BENCHMARKS)}",
+    )
     root.add_argument("--rows", type=int, default=1_000_000, help="P1 rows (default 1,000,000)")
     root.add_argument("--repeat", type=int, default=3, help="fresh-process runs per measured piece; medians")
     root.add_argument("--skip-lambda", action="store_true", help="P1 without (c), which takes minutes")

@@ -53,8 +53,13 @@ def main() -> None:
     piece = getattr(importlib.import_module(module), function)
     meter = Meter()
     extra = piece(meter, **kwargs) or {}
-    result = {"wall_s": meter.wall_s, "cpu_s": meter.cpu_s, "peak_rss_mb": meter.peak_rss_mb,
-              "base_rss_mb": meter.base_rss_mb, **extra}
+    result = {
+        "wall_s": meter.wall_s,
+        "cpu_s": meter.cpu_s,
+        "peak_rss_mb": meter.peak_rss_mb,
+        "base_rss_mb": meter.base_rss_mb,
+        **extra,
+    }
     print(MARK + json.dumps(result, default=str), flush=True)
 
 

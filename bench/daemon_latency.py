@@ -32,8 +32,12 @@ def main(uploads: int = 5, rows: int = 1_000, tick: int = 2) -> dict:
     s3 = boto3.client("s3", endpoint_url=endpoint)
     s3.create_bucket(Bucket="hc-latency")
     work = Path(tempfile.mkdtemp(prefix="hc-latency-"))
-    env = {"HC_S3_BUCKET": "hc-latency", "HC_S3_ENDPOINT_URL": endpoint, "HC_SENSOR_INTERVAL_SECONDS": str(tick),
-           "HC_HOME": str(work / "home")}
+    env = {
+        "HC_S3_BUCKET": "hc-latency",
+        "HC_S3_ENDPOINT_URL": endpoint,
+        "HC_SENSOR_INTERVAL_SECONDS": str(tick),
+        "HC_HOME": str(work / "home"),
+    }
     deployment = Deployment(work / "dagster", env).start()
     phases = []
     try:
@@ -42,9 +46,15 @@ def main(uploads: int = 5, rows: int = 1_000, tick: int = 2) -> dict:
             key = f"patients/latency_{i}.csv"
             started = time.time()
             s3.put_object(Bucket="hc-latency", Key=f"landing/{key}", Body=data)
-            run = wait_for(lambda: done_run(deployment, key), 600, 0.5, f"the run of {key}")
-            phases.append({"pickup_s": run["creationTime"] - started, "launch_s": run["startTime"] - run["creationTime"],
-                           "run_s": run["endTime"] - run["startTime"], "total_s": run["endTime"] - started})
+            run = wait_for(lambda key=key: done_run(deployment, key), 600, 0.5, f"the run of {key}")
+            phases.append(
+                {
+                    "pickup_s": run["creationTime"] - started,
+                    "launch_s": run["startTime"] - run["creationTime"],
+                    "run_s": run["endTime"] - run["startTime"],
+                    "total_s": run["endTime"] - started,
+                }
+            )
     finally:
         deployment.stop()
         server.stop()

@@ -28,8 +28,12 @@ def hc_pipeline(meter, files: list[str]) -> dict:
         with meter:
             summary = run_pending(defs, instance, RUN_DATE, HORIZON_DAYS)
         rows = {name: len(pd.read_parquet(home / "lake" / "facilities" / name / "data.parquet")) for name in REPORTS}
-        return {"files": len(summary.processed.get("facilities", [])), "failed": summary.failed,
-                "stopped": summary.stopped_by_checks, "report_rows": rows}
+        return {
+            "files": len(summary.processed.get("facilities", [])),
+            "failed": summary.failed,
+            "stopped": summary.stopped_by_checks,
+            "report_rows": rows,
+        }
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -38,12 +42,16 @@ def _source(number: int, path: str) -> str:
     """One file's JSON objects with their record number, whatever the container."""
     quoted = path.replace("'", "''")
     if path.endswith(".ndjson"):
-        return (f"SELECT {number} AS file_no, row_number() OVER () AS source_row, json AS j "
-                f"FROM read_json_objects('{quoted}', format = 'newline_delimited', ignore_errors = true)")
+        return (
+            f"SELECT {number} AS file_no, row_number() OVER () AS source_row, json AS j "
+            f"FROM read_json_objects('{quoted}', format = 'newline_delimited', ignore_errors = true)"
+        )
     head = Path(path).read_bytes()[:4096].decode("utf-8-sig", "ignore").lstrip()
     if head.startswith("["):
-        return (f"SELECT {number} AS file_no, row_number() OVER () AS source_row, json AS j "
-                f"FROM read_json_objects('{quoted}', format = 'array')")
+        return (
+            f"SELECT {number} AS file_no, row_number() OVER () AS source_row, json AS j "
+            f"FROM read_json_objects('{quoted}', format = 'array')"
+        )
     # An object: a facility itself, or a wrapper holding one list of them.
     return f"""
         SELECT {number} AS file_no, generate_subscripts(items, 1) AS source_row, unnest(items) AS j
@@ -58,9 +66,11 @@ def _source(number: int, path: str) -> str:
 def facilities_sql(files: list[str], out: str, as_of: str, horizon: int) -> list[str]:
     """Read every file, type the fields of both variants, drop error records, write the three reports."""
     # ISO, US, or an ISO date-time (its date as written), as the curation reads expiries.
-    date = ("coalesce(try_strptime({0}, '%Y-%m-%d'), try_strptime({0}, '%m/%d/%Y'), CASE WHEN "
-            "regexp_full_match({0}, '\\d{{4}}-\\d{{2}}-\\d{{2}}[T ]\\d{{2}}:\\d{{2}}.*') "
-            "THEN try_strptime(left({0}, 10), '%Y-%m-%d') END)::DATE")
+    date = (
+        "coalesce(try_strptime({0}, '%Y-%m-%d'), try_strptime({0}, '%m/%d/%Y'), CASE WHEN "
+        "regexp_full_match({0}, '\\d{{4}}-\\d{{2}}-\\d{{2}}[T ]\\d{{2}}:\\d{{2}}.*') "
+        "THEN try_strptime(left({0}, 10), '%Y-%m-%d') END)::DATE"
+    )
     from hc_pipeline.schemas.facilities import USPS_CODES
 
     states = ", ".join(f"'{code}'" for code in sorted(USPS_CODES))
@@ -93,7 +103,7 @@ def facilities_sql(files: list[str], out: str, as_of: str, horizon: int) -> list
         FROM valid
         QUALIFY row_number() OVER (PARTITION BY facility_id ORDER BY file_no DESC, source_row DESC) = 1
     """
-    tiers = f"""
+    tiers = """
         CASE WHEN days < 0 THEN 'expired' WHEN days <= 30 THEN 'critical' WHEN days <= 60 THEN 'high'
              WHEN days <= 90 THEN 'medium' ELSE 'upcoming' END"""
     expiring = f"""
@@ -143,18 +153,26 @@ def run(opts):
     figures = Figures("facilities")
     files = [str(f) for f in facility_files()]
     records = 99_999
-    figures.add("facilities_records", records, "records",
-                "facility records in 4 files: object, array (BOM), NDJSON, wrapper; both variants, 5% defects")
+    figures.add(
+        "facilities_records",
+        records,
+        "records",
+        "facility records in 4 files: object, array (BOM), NDJSON, wrapper; both variants, 5% defects",
+    )
     a = repeat(opts.repeat, "bench.facilities:hc_pipeline", files=files)
     b = repeat(opts.repeat, "bench.facilities:duckdb_baseline", files=files)
-    for prefix, label, result in (("facilities_a", "hc_pipeline: 4 per-file runs + 3 reports", a),
-                                  ("facilities_b", "DuckDB read_json_objects + 3 reports", b)):
+    for prefix, label, result in (
+        ("facilities_a", "hc_pipeline: 4 per-file runs + 3 reports", a),
+        ("facilities_b", "DuckDB read_json_objects + 3 reports", b),
+    ):
         figures.add(f"{prefix}_wall_s", result["wall_s"], "s", f"{label}: wall")
         figures.add(f"{prefix}_records_per_s", records / result["wall_s"], "records/s", f"{label}: records per second")
         figures.add(f"{prefix}_cpu_s", result["cpu_s"], "s", f"{label}: CPU time, all threads")
         figures.add(f"{prefix}_peak_rss_mb", result["peak_rss_mb"], "MB", f"{label}: peak RSS during the work")
     figures.add("facilities_a_over_b", a["wall_s"] / b["wall_s"], "ratio", "wall (a) / wall (b)")
-    figures.note(f"Medians of {opts.repeat} (walls (a) {a['all_wall_s']}, (b) {b['all_wall_s']}). "
-                 f"Report rows, hc_pipeline {a['report_rows']} vs DuckDB {b['report_rows']}: the baseline applies "
-                 "the error rules but not every nuance (e.g. duplicate ids across files are judged by landing time).")
+    figures.note(
+        f"Medians of {opts.repeat} (walls (a) {a['all_wall_s']}, (b) {b['all_wall_s']}). "
+        f"Report rows, hc_pipeline {a['report_rows']} vs DuckDB {b['report_rows']}: the baseline applies "
+        "the error rules but not every nuance (e.g. duplicate ids across files are judged by landing time)."
+    )
     return figures

@@ -26,7 +26,7 @@ def run_piece(target: str, timeout: float = 3600, env: dict | None = None, **kwa
     lines = [line for line in result.pop("stdout").splitlines() if line.startswith(MARK)]
     if result["returncode"] != 0 or not lines:
         raise RuntimeError(f"{target} failed (exit {result['returncode']}); see {log}")
-    return {**json.loads(lines[-1][len(MARK):]), **result}
+    return {**json.loads(lines[-1][len(MARK) :]), **result}
 
 
 def run_process(cmd: list[str], log: Path, timeout: float = 3600, env: dict | None = None) -> dict:
@@ -43,8 +43,13 @@ def run_process(cmd: list[str], log: Path, timeout: float = 3600, env: dict | No
         wall = time.perf_counter() - start
         timer.cancel()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return {"stdout": out, "returncode": proc.returncode, "process_wall_s": wall,
-            "process_cpu_s": usage.ru_utime + usage.ru_stime, "process_peak_rss_mb": usage.ru_maxrss / 1024}
+    return {
+        "stdout": out,
+        "returncode": proc.returncode,
+        "process_wall_s": wall,
+        "process_cpu_s": usage.ru_utime + usage.ru_stime,
+        "process_peak_rss_mb": usage.ru_maxrss / 1024,
+    }
 
 
 def median_of(runs: list[dict], key: str = "wall_s") -> dict:
@@ -66,8 +71,17 @@ def repeat(n: int, target: str, key: str = "wall_s", **kwargs) -> dict:
 
 def machine() -> dict:
     """Cores, memory, CPU model, Python and the versions that matter, for the results table."""
-    mem_kb = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
-    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    mem_kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "?",
+    )
     versions = {}
     for name in ("dagster", "pandas", "pyarrow", "duckdb", "pandera", "numpy", "moto"):
         try:
@@ -76,5 +90,10 @@ def machine() -> dict:
             versions[name] = version(name)
         except Exception:
             pass
-    return {"cores": os.cpu_count(), "memory_gib": round(mem_kb / 1024**2, 1), "cpu": model,
-            "python": platform.python_version(), "versions": versions}
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kb / 1024**2, 1),
+        "cpu": model,
+        "python": platform.python_version(),
+        "versions": versions,
+    }

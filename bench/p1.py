@@ -1,15 +1,23 @@
 """The measured pieces of P1: (a) hc_pipeline through Dagster, (b) one DuckDB pass, (c) a Lambda-style script."""
 
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from bench.inputs import CACHE, RUN_DATE
+from bench.report import Figures
 
-ERROR_RULES = ("missing_patient_id", "missing_admission_date", "unparseable_date", "unparseable_age",
-               "age_out_of_range", "discharge_before_admission", "future_admission", "duplicate_row")
+ERROR_RULES = (
+    "missing_patient_id",
+    "missing_admission_date",
+    "unparseable_date",
+    "unparseable_age",
+    "age_out_of_range",
+    "discharge_before_admission",
+    "future_admission",
+    "duplicate_row",
+)
 
 
 def scratch(prefix: str) -> Path:
@@ -44,17 +52,35 @@ def hc_pipeline(meter, csv: str, profile: str | None = None) -> dict:
         run_config = {"ops": {"patients_curated_records": {"config": {"run_date": RUN_DATE.isoformat()}}}}
         profiler = _profiler(profile)
         with meter:
-            result = dg.materialize(patients.assets, partition_key=key, instance=instance, resources=resources,
-                                    tags=run_tags(obj), run_config=run_config, raise_on_error=False)
+            result = dg.materialize(
+                patients.assets,
+                partition_key=key,
+                instance=instance,
+                resources=resources,
+                tags=run_tags(obj),
+                run_config=run_config,
+                raise_on_error=False,
+            )
         if profiler:
             _save_profile(profiler, profile)
-        steps = {s.step_key: round(s.end_time - s.start_time, 3)
-                 for s in instance.get_run_step_stats(result.run_id) if s.end_time and s.start_time}
+        steps = {
+            s.step_key: round(s.end_time - s.start_time, 3)
+            for s in instance.get_run_step_stats(result.run_id)
+            if s.end_time and s.start_time
+        }
         insight = json.loads(next((home / "insights" / "patients").glob("*.json")).read_text())
-        checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
-                  for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
-        return {"success": result.success, "steps_s": steps, "records": insight["records"],
-                "counts_per_rule": insight["counts_per_rule"], "checks_passed": checks}
+        checks = {
+            e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+            for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        }
+        return {
+            "success": result.success,
+            "steps_s": steps,
+            "records": insight["records"],
+            "counts_per_rule": insight["counts_per_rule"],
+            "checks_passed": checks,
+        }
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -117,7 +143,7 @@ def duckdb_sql(csv: str, out: str, run_date: str) -> list[str]:
                 adm AS admission_date, dis AS discharge_date, diagnosis, upper(diagnosis_code) AS diagnosis_code,
                 dis - adm AS length_of_stay_days, source_row
             FROM flagged
-            WHERE NOT ({' OR '.join(ERROR_RULES)})
+            WHERE NOT ({" OR ".join(ERROR_RULES)})
             ORDER BY source_row
         ) TO '{out.replace("'", "''")}' (FORMAT parquet)
         """,
@@ -214,11 +240,10 @@ def _add_piece(figures, prefix: str, label: str, result: dict, rows: int, csv_mb
     figures.add(f"{prefix}_rss_growth_mb", growth, "MB", f"{label}: peak RSS minus RSS before the work (imports)")
 
 
-def run(opts) -> "Figures":
+def run(opts) -> Figures:
     """P1 at `opts.rows` rows: (a), (b) medians of `opts.repeat`, (c) once; ratios a/b and c/a."""
     from bench.inputs import patients_csv
     from bench.measure import repeat, run_piece
-    from bench.report import Figures
 
     figures = Figures("p1")
     rows = opts.rows
@@ -227,15 +252,23 @@ def run(opts) -> "Figures":
     figures.add("p1_rows", rows, "rows", "admission rows in the one CSV (5% defects, 15% US dates)")
     figures.add("p1_csv_mb", csv_mb, "MB", "CSV size")
     startup = repeat(opts.repeat, "bench.p1:startup", key="process_wall_s")
-    figures.add("p1_startup_s", startup["process_wall_s"], "s",
-                "process start + `import hc_pipeline.definitions` (Dagster, pandas, pandera, pyarrow, duckdb)")
+    figures.add(
+        "p1_startup_s",
+        startup["process_wall_s"],
+        "s",
+        "process start + `import hc_pipeline.definitions` (Dagster, pandas, pandera, pyarrow, duckdb)",
+    )
     a = repeat(opts.repeat, "bench.p1:hc_pipeline", csv=str(csv))
     b = repeat(opts.repeat, "bench.p1:duckdb_baseline", csv=str(csv))
     c = run_piece("bench.p1:lambda_style", csv=str(csv)) if not opts.skip_lambda else None
     _add_piece(figures, "p1_a", "(a) hc_pipeline materialize", a, rows, csv_mb)
     for step, seconds in a["steps_s"].items():
-        figures.add(f"p1_a_step_{step.split('__')[-1].removeprefix('patients_')}_s", seconds, "s",
-                    f"(a) Dagster step `{step}` (one run)")
+        figures.add(
+            f"p1_a_step_{step.split('__')[-1].removeprefix('patients_')}_s",
+            seconds,
+            "s",
+            f"(a) Dagster step `{step}` (one run)",
+        )
     figures.add("p1_a_with_startup_s", a["wall_s"] + startup["process_wall_s"], "s", "(a) plus process start + import")
     _add_piece(figures, "p1_b", "(b) DuckDB one pass", b, rows, csv_mb)
     if c:
@@ -243,14 +276,23 @@ def run(opts) -> "Figures":
     figures.add("p1_a_over_b", a["wall_s"] / b["wall_s"], "ratio", "wall (a) / wall (b); target <= 2.0")
     if c:
         figures.add("p1_c_over_a", c["wall_s"] / a["wall_s"], "ratio", "wall (c) / wall (a); target >= 5")
-    figures.add("p1_a_cpu_over_b", a["cpu_s"] / b["cpu_s"], "ratio", "CPU (a) / CPU (b): less sensitive to a busy machine")
-    figures.add("p1_a_rss_over_csv", (a["peak_rss_mb"] - a["base_rss_mb"]) / csv_mb, "ratio",
-                "(a) peak RSS growth / CSV size; target <= 3")
-    figures.add("p1_a_peak_rss_over_csv", a["peak_rss_mb"] / csv_mb, "ratio",
-                "(a) peak RSS, imports included / CSV size")
+    figures.add(
+        "p1_a_cpu_over_b", a["cpu_s"] / b["cpu_s"], "ratio", "CPU (a) / CPU (b): less sensitive to a busy machine"
+    )
+    figures.add(
+        "p1_a_rss_over_csv",
+        (a["peak_rss_mb"] - a["base_rss_mb"]) / csv_mb,
+        "ratio",
+        "(a) peak RSS growth / CSV size; target <= 3",
+    )
+    figures.add(
+        "p1_a_peak_rss_over_csv", a["peak_rss_mb"] / csv_mb, "ratio", "(a) peak RSS, imports included / CSV size"
+    )
     _compare_counts(figures, a, b, c)
-    figures.note(f"(a) and (b): medians of {opts.repeat} fresh processes (walls (a) {a['all_wall_s']}, "
-                 f"(b) {b['all_wall_s']}); (c) one run. (a) checks passed: {a['checks_passed']}.")
+    figures.note(
+        f"(a) and (b): medians of {opts.repeat} fresh processes (walls (a) {a['all_wall_s']}, "
+        f"(b) {b['all_wall_s']}); (c) one run. (a) checks passed: {a['checks_passed']}."
+    )
     return figures
 
 
@@ -258,20 +300,22 @@ def _compare_counts(figures, a: dict, b: dict, c: dict | None) -> None:
     """The three engines must agree on the error rules, or the comparison is void."""
     hc = {r: a["counts_per_rule"].get(r, 0) for r in ERROR_RULES}
     differs = {r: (hc[r], b["counts_per_rule"][r]) for r in ERROR_RULES if hc[r] != b["counts_per_rule"][r]}
-    figures.note("Error-rule counts, hc_pipeline vs DuckDB: " + ("identical: " + str(hc) if not differs else
-                 f"DIFFER {differs}"))
+    figures.note(
+        "Error-rule counts, hc_pipeline vs DuckDB: " + ("identical: " + str(hc) if not differs else f"DIFFER {differs}")
+    )
     if c:
         lam = c["counts_per_rule"]
         differs = {r: (hc[r], lam.get(r, 0)) for r in lam if hc.get(r) != lam.get(r, 0)}
-        figures.note("Lambda-style checks age and dates only (no duplicates); its counts "
-                     + ("match hc_pipeline's." if not differs else f"differ: {differs}"))
+        figures.note(
+            "Lambda-style checks age and dates only (no duplicates); its counts "
+            + ("match hc_pipeline's." if not differs else f"differ: {differs}")
+        )
 
 
-def run_5m(opts) -> "Figures":
+def run_5m(opts) -> Figures:
     """P1 at 5,000,000 rows, (a) and (b) once each: does it complete, and the ratio."""
     from bench.inputs import patients_csv
     from bench.measure import run_piece
-    from bench.report import Figures
 
     figures = Figures("p1_5m")
     rows = 5_000_000
@@ -291,8 +335,12 @@ def run_5m(opts) -> "Figures":
     _add_piece(figures, "p1_5m_b", "(b) DuckDB one pass", b, rows, csv_mb)
     if a:
         figures.add("p1_5m_a_over_b", a["wall_s"] / b["wall_s"], "ratio", "wall (a) / wall (b)")
-        figures.add("p1_5m_a_rss_over_csv", (a["peak_rss_mb"] - a["base_rss_mb"]) / csv_mb, "ratio",
-                    "(a) peak RSS growth / CSV size")
+        figures.add(
+            "p1_5m_a_rss_over_csv",
+            (a["peak_rss_mb"] - a["base_rss_mb"]) / csv_mb,
+            "ratio",
+            "(a) peak RSS growth / CSV size",
+        )
         figures.note(f"(a) steps: {a['steps_s']}")
     figures.note("One run each (minutes).")
     return figures

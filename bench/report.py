@@ -104,10 +104,18 @@ def markdown(entries: list[dict], runs: dict, machine: dict) -> str:
     groups = list(dict.fromkeys(e.get("group", "") for e in entries))
     for group in groups:
         run = runs.get(group, {})
-        lines += [f"## {group}", "", f"Measured {run.get('date', '?')}." + (f" {run['how']}" if run.get("how") else ""), ""]
+        lines += [
+            f"## {group}",
+            "",
+            f"Measured {run.get('date', '?')}." + (f" {run['how']}" if run.get("how") else ""),
+            "",
+        ]
         lines += ["| figure | value | unit | what |", "|---|---:|---|---|"]
-        lines += [f"| `{e['name']}` | {_value(e)} | {e['unit']} | {e.get('what', '')} |"
-                  for e in entries if e.get("group", "") == group]
+        lines += [
+            f"| `{e['name']}` | {_value(e)} | {e['unit']} | {e.get('what', '')} |"
+            for e in entries
+            if e.get("group", "") == group
+        ]
         lines += [""] + [f"- {n}" for n in run.get("notes", [])] + [""]
     return "\n".join(lines).rstrip() + "\n"
 

@@ -10,17 +10,25 @@ from concurrent.futures import ThreadPoolExecutor
 BUCKET, PREFIX = "hc-bench", "bench"
 CSV = b"patient_id,age,gender,admission_date,discharge_date,diagnosis\nP1,40,M,2024-01-01,2024-01-03,Flu\n"
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-MOTO = ("from moto.server import ThreadedMotoServer; import sys, time; "
-        "s = ThreadedMotoServer(ip_address='127.0.0.1', port=0); s.start(); "
-        "print('ENDPOINT %s:%s' % s.get_host_and_port(), flush=True); sys.stdin.read()")
+MOTO = (
+    "from moto.server import ThreadedMotoServer; import sys, time; "
+    "s = ThreadedMotoServer(ip_address='127.0.0.1', port=0); s.start(); "
+    "print('ENDPOINT %s:%s' % s.get_host_and_port(), flush=True); sys.stdin.read()"
+)
 
 
 class MotoServer:
     """moto in its own process, so its request handling does not share our GIL; stopped by closing its stdin."""
 
     def __enter__(self):
-        self.process = subprocess.Popen([sys.executable, "-c", MOTO], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True, env={**os.environ, **FAKE_AWS})
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", MOTO],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, **FAKE_AWS},
+        )
         line = ""
         while not line.startswith("ENDPOINT "):  # moto prints its own banner first
             line = self.process.stdout.readline()
@@ -65,8 +73,15 @@ def tick_piece(meter, objects: int, new: int = 100, repeat: int = 3) -> dict:
         client = boto3.client("s3", endpoint_url=moto.endpoint, config=Config(max_pool_connections=32))
         client.create_bucket(Bucket=BUCKET)
         upload_s = upload(client, 0, objects)
-        resources = build_resources({"HC_S3_BUCKET": BUCKET, "HC_S3_PREFIX": PREFIX, "HC_S3_ENDPOINT_URL": moto.endpoint,
-                                     "HC_HOME": "/nonexistent", **FAKE_AWS})
+        resources = build_resources(
+            {
+                "HC_S3_BUCKET": BUCKET,
+                "HC_S3_PREFIX": PREFIX,
+                "HC_S3_ENDPOINT_URL": moto.endpoint,
+                "HC_HOME": "/nonexistent",
+                **FAKE_AWS,
+            }
+        )
         landing = resources["landing"]
         sensor = make_definitions(resources).get_sensor_def("patients_landing_sensor")
         instance = dg.DagsterInstance.ephemeral()
@@ -89,11 +104,18 @@ def tick_piece(meter, objects: int, new: int = 100, repeat: int = 3) -> dict:
         with meter:
             busy = [tick() for _ in range(repeat)]
         requested = len(busy[0][1].run_requests or [])
-        return {"objects": len(listed), "upload_s": upload_s, "list_s": list_s, "cursor_bytes": len(cursor),
-                "nothing_new_s": statistics.median(t for t, _ in quiet), "new_s": statistics.median(t for t, _ in busy),
-                "nothing_new_all_s": [round(t, 3) for t, _ in quiet], "new_all_s": [round(t, 3) for t, _ in busy],
-                "skip_reason": getattr(getattr(quiet[0][1], "skip_reason", None), "skip_message", None),
-                "requested": requested}
+        return {
+            "objects": len(listed),
+            "upload_s": upload_s,
+            "list_s": list_s,
+            "cursor_bytes": len(cursor),
+            "nothing_new_s": statistics.median(t for t, _ in quiet),
+            "new_s": statistics.median(t for t, _ in busy),
+            "nothing_new_all_s": [round(t, 3) for t, _ in quiet],
+            "new_all_s": [round(t, 3) for t, _ in busy],
+            "skip_reason": getattr(getattr(quiet[0][1], "skip_reason", None), "skip_message", None),
+            "requested": requested,
+        }
 
 
 def run(opts):
@@ -104,15 +126,29 @@ def run(opts):
     for size in (int(s) for s in opts.sensor_sizes.split(",") if s.strip()):
         label = f"{size // 1000}k"
         r = run_piece("bench.sensor:tick_piece", timeout=7200, objects=size)
-        figures.add(f"sensor_{label}_nothing_new_s", r["nothing_new_s"], "s",
-                    f"one tick, {r['objects']:,} landed objects, nothing new (median of 3)")
-        figures.add(f"sensor_{label}_100_new_s", r["new_s"], "s",
-                    f"one tick, {r['objects']:,} landed + 100 new ({r['requested']} runs requested, the per-tick cap)")
-        figures.add(f"sensor_{label}_listing_s", r["list_s"], "s", "of which: listing every landed object (ListObjectsV2)")
+        figures.add(
+            f"sensor_{label}_nothing_new_s",
+            r["nothing_new_s"],
+            "s",
+            f"one tick, {r['objects']:,} landed objects, nothing new (median of 3)",
+        )
+        figures.add(
+            f"sensor_{label}_100_new_s",
+            r["new_s"],
+            "s",
+            f"one tick, {r['objects']:,} landed + 100 new ({r['requested']} runs requested, the per-tick cap)",
+        )
+        figures.add(
+            f"sensor_{label}_listing_s", r["list_s"], "s", "of which: listing every landed object (ListObjectsV2)"
+        )
         figures.add(f"sensor_{label}_cursor_kb", r["cursor_bytes"] / 1024, "KB", "cursor size after all were requested")
         figures.add(f"sensor_{label}_upload_s", r["upload_s"], "s", "setup: uploading the objects, 16 threads")
-        figures.note(f"{label}: ticks with nothing new {r['nothing_new_all_s']} s, with 100 new {r['new_all_s']} s; "
-                     f"skip reason `{r['skip_reason']}`.")
-    figures.note("moto runs in its own process on 127.0.0.1; the landing zone is hc_pipeline's S3LandingZone "
-                 "(ListObjectsV2, 1,000 keys a page).")
+        figures.note(
+            f"{label}: ticks with nothing new {r['nothing_new_all_s']} s, with 100 new {r['new_all_s']} s; "
+            f"skip reason `{r['skip_reason']}`."
+        )
+    figures.note(
+        "moto runs in its own process on 127.0.0.1; the landing zone is hc_pipeline's S3LandingZone "
+        "(ListObjectsV2, 1,000 keys a page)."
+    )
     return figures

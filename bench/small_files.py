@@ -42,11 +42,17 @@ def run(opts):
     empty, full, again = (result[k]["process_wall_s"] for k in ("empty", "full", "again"))
     figures.add("small_files_files", n, "files", "admissions CSVs of 100 rows (three header/date styles)")
     figures.add("small_files_total_wall_s", full, "s", "`hc-pipeline run` over all of them, process start to exit")
-    figures.add("small_files_empty_run_s", empty, "s", "`hc-pipeline run` with nothing landed (start, import, instance)")
+    figures.add(
+        "small_files_empty_run_s", empty, "s", "`hc-pipeline run` with nothing landed (start, import, instance)"
+    )
     figures.add("small_files_rerun_s", again, "s", "`hc-pipeline run` again: nothing new to do")
     figures.add("small_files_per_file_s", full / n, "s", "total wall / files")
-    figures.add("small_files_per_file_overhead_s", (full - empty) / n, "s",
-                "(run - empty run) / files: what each file costs; target <= 1 s")
+    figures.add(
+        "small_files_per_file_overhead_s",
+        (full - empty) / n,
+        "s",
+        "(run - empty run) / files: what each file costs; target <= 1 s",
+    )
     figures.add("small_files_peak_rss_mb", result["full"]["process_peak_rss_mb"], "MB", "peak RSS of the run process")
     figures.note("One run each; `" + " / ".join(line for line in result["stdout"].splitlines()[:2]) + "`.")
     return figures

@@ -16,9 +16,7 @@ def run_asset_keys(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[str
     steps = set(run.step_keys_to_execute or [])
     # Jobs launched by sensors carry no asset selection; the plan snapshot maps steps to the assets they write.
     snapshot = (
-        instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
-        if run.execution_plan_snapshot_id
-        else None
+        instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id) if run.execution_plan_snapshot_id else None
     )
     if snapshot is not None:
         keys = {

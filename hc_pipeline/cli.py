@@ -18,9 +18,15 @@ def _defs():
 def cmd_generate(args) -> int:
     from hc_pipeline.generate.writer import generate
 
-    summary = generate(Path(args.out), patients=args.patients, facilities=args.facilities,
-                       defect_rate=args.defect_rate, seed=args.seed, run_date=args.run_date,
-                       synthea_patients=args.synthea)
+    summary = generate(
+        Path(args.out),
+        patients=args.patients,
+        facilities=args.facilities,
+        defect_rate=args.defect_rate,
+        seed=args.seed,
+        run_date=args.run_date,
+        synthea_patients=args.synthea,
+    )
     print(json.dumps(summary, indent=2, default=str))
     return 0
 

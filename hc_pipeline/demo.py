@@ -6,8 +6,15 @@ import importlib
 from hc_pipeline.deployment import hc_home
 from hc_pipeline.partitions import DOMAINS
 
-REPORTS = ("facilities_expiring_accreditations", "facilities_state_counts", "facilities_facility_metrics",
-           "patients_readmissions", "patients_length_of_stay", "patients_demographics", "patients_diagnosis_patterns")
+REPORTS = (
+    "facilities_expiring_accreditations",
+    "facilities_state_counts",
+    "facilities_facility_metrics",
+    "patients_readmissions",
+    "patients_length_of_stay",
+    "patients_demographics",
+    "patients_diagnosis_patterns",
+)
 SUMMARY_SQL = {
     "files": "SELECT count(DISTINCT source_file) AS n FROM {domain}_raw_records",
     "rows landed": "SELECT count(*) AS n FROM {domain}_raw_records",
@@ -52,8 +59,9 @@ def run_demo(patients: int, facilities: int, seed: int) -> int:
         if report in tables:
             print(f"\n[{report}] {int(engine.query(f'SELECT count(*) AS n FROM {report}')['n'].iloc[0]):,} rows")
     if "patients_readmission_rates" in tables:
-        overall = engine.query("SELECT stays, readmissions, readmission_rate FROM patients_readmission_rates "
-                               "WHERE dimension = 'overall'")
+        overall = engine.query(
+            "SELECT stays, readmissions, readmission_rate FROM patients_readmission_rates WHERE dimension = 'overall'"
+        )
         print("\n30-day readmission rate (overall):\n" + overall.to_string(index=False))
     print(
         f"\nResults:\n  lake (parquet)   {home / 'lake'}\n  quarantine       {home / 'quarantine'}\n"

@@ -9,8 +9,8 @@ from dagster_aws.s3 import S3Resource
 
 from hc_pipeline.io_managers.athena_tables import LakeAthenaIOManager
 from hc_pipeline.io_managers.parquet import LakeParquetIOManager
-from hc_pipeline.resources.landing import LandingZone, LocalLandingZone
 from hc_pipeline.resources.athena import AthenaQueryEngine
+from hc_pipeline.resources.landing import LandingZone, LocalLandingZone
 from hc_pipeline.resources.notifier import LogNotifier, Notifier, SlackWebhookNotifier, SnsNotifier, topic_region
 from hc_pipeline.resources.query_engine import DuckDBQueryEngine, QueryEngine
 from hc_pipeline.resources.s3_landing import S3LandingZone
@@ -34,7 +34,9 @@ def build_resources(env: Mapping[str, str] | None = None) -> dict:
     return {
         "storage": storage,
         "landing": landing,
-        "io_manager": LakeAthenaIOManager(storage=storage, engine=engine) if athena else LakeParquetIOManager(storage=storage),
+        "io_manager": LakeAthenaIOManager(storage=storage, engine=engine)
+        if athena
+        else LakeParquetIOManager(storage=storage),
         "query_engine": engine,
         "notifier": notifier(env),
     }
@@ -52,7 +54,10 @@ def storage_and_landing(env: Mapping[str, str]) -> tuple[LakeStorage, LandingZon
     # botocore reads only AWS_DEFAULT_REGION; Lambda, ECS and many shells set AWS_REGION.
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None
     storage = LakeStorage(
-        root=f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}", endpoint_url=endpoint, sse=sse, region_name=region
+        root=f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}",
+        endpoint_url=endpoint,
+        sse=sse,
+        region_name=region,
     )
     landing = S3LandingZone(
         bucket=bucket, prefix=prefix, sse=sse, s3=S3Resource(endpoint_url=endpoint, region_name=region)

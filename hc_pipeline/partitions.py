@@ -8,9 +8,7 @@ import dagster as dg
 
 DOMAINS = ("patients", "facilities")
 
-files_partitions = {
-    domain: dg.DynamicPartitionsDefinition(name=f"{domain}_files") for domain in DOMAINS
-}
+files_partitions = {domain: dg.DynamicPartitionsDefinition(name=f"{domain}_files") for domain in DOMAINS}
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_NAME = 80

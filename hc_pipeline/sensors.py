@@ -36,8 +36,7 @@ def landing_sensor(domain: str, job, max_runs: int = MAX_RUNS_PER_TICK, interval
         keys = [partition_key_for(o.key, o.version) for o in chosen]
         return dg.SensorResult(
             run_requests=[
-                dg.RunRequest(run_key=o.run_key, partition_key=key, tags=run_tags(o))
-                for o, key in zip(chosen, keys)
+                dg.RunRequest(run_key=o.run_key, partition_key=key, tags=run_tags(o)) for o, key in zip(chosen, keys)
             ],
             dynamic_partitions_requests=[partitions.build_add_request(keys)],
             cursor=after.dump(),

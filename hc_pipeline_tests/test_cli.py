@@ -46,8 +46,13 @@ def test_run_processes_each_landed_file_once(landed):
 
 def test_query_prints_rule_counts_that_match_the_lake(landed):
     home, _, _ = landed
-    out = hc(home, "query", "select rule, count(*) as n from patients_anomaly_report group by rule order by rule",
-             "--format", "json")
+    out = hc(
+        home,
+        "query",
+        "select rule, count(*) as n from patients_anomaly_report group by rule order by rule",
+        "--format",
+        "json",
+    )
     assert out.returncode == 0, out.stderr
     counts = {row["rule"]: row["n"] for row in json.loads(out.stdout)}
     assert counts["missing_age"] >= 1 and sum(counts.values()) > 20
@@ -63,7 +68,13 @@ def test_query_names_the_problem_when_sql_is_wrong(landed):
 
 def test_dagster_validates_the_code_location(tmp_path):
     env = {**os.environ, "HC_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path)}
-    out = subprocess.run([str(BIN / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
-                         env=env, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[1])
+    out = subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).parents[1],
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Validation successful" in out.stdout + out.stderr

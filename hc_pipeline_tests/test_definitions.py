@@ -16,9 +16,17 @@ def checks_by_asset(defs: dg.Definitions) -> dict[str, dict[str, dg.AssetCheckSp
 def test_patients_assets_are_one_group_with_domain_keys(defs):
     specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
     patients = {k for k in specs if k.startswith("patients/")}
-    assert patients == {"patients/raw_records", "patients/curated_records", "patients/quarantined_records",
-                        "patients/anomaly_report", "patients/readmissions", "patients/readmission_rates",
-                        "patients/length_of_stay", "patients/demographics", "patients/diagnosis_patterns"}
+    assert patients == {
+        "patients/raw_records",
+        "patients/curated_records",
+        "patients/quarantined_records",
+        "patients/anomaly_report",
+        "patients/readmissions",
+        "patients/readmission_rates",
+        "patients/length_of_stay",
+        "patients/demographics",
+        "patients/diagnosis_patterns",
+    }
     assert {specs[k].group_name for k in patients} == {"patients"}
     assert all(specs[k].description for k in patients)
 
@@ -29,7 +37,11 @@ def test_curated_records_carries_one_check_per_rule_group_plus_contract_checks(d
     assert checks["curated_schema"].blocking and checks["row_conservation"].blocking
     assert not any(checks[g.name].blocking for g in RULE_GROUPS)
     assert {checks[g.name].metadata["category"] for g in RULE_GROUPS} == {
-        "conformance", "completeness", "plausibility", "uniqueness"}
+        "conformance",
+        "completeness",
+        "plausibility",
+        "uniqueness",
+    }
     assert all("team:" in c.metadata["owners"] and c.description for c in checks.values())
 
 

@@ -29,7 +29,9 @@ def test_bucket_moves_every_zone_to_s3():
 
 
 def test_athena_engine_comes_with_athena_tables():
-    resources = build_resources({**S3, "HC_QUERY_ENGINE": "athena", "HC_ATHENA_DATABASE": "hc", "HC_ATHENA_WORKGROUP": "wg"})
+    resources = build_resources(
+        {**S3, "HC_QUERY_ENGINE": "athena", "HC_ATHENA_DATABASE": "hc", "HC_ATHENA_WORKGROUP": "wg"}
+    )
     engine = resources["query_engine"]
     assert isinstance(engine, AthenaQueryEngine) and (engine.database, engine.workgroup) == ("hc", "wg")
     assert isinstance(resources["io_manager"], LakeAthenaIOManager)
@@ -50,5 +52,6 @@ def test_sns_topic_picks_sns_and_slack_wins_when_both_are_set(monkeypatch):
     sns = build_resources({"HC_SNS_TOPIC_ARN": arn})["notifier"]
     assert isinstance(sns, SnsNotifier) and sns.region_name == "eu-west-1"
     monkeypatch.setenv("HC_SLACK_WEBHOOK_URL", "http://127.0.0.1:9/hook")
-    assert isinstance(build_resources({"HC_SNS_TOPIC_ARN": arn, "HC_SLACK_WEBHOOK_URL": "x"})["notifier"],
-                      SlackWebhookNotifier)
+    assert isinstance(
+        build_resources({"HC_SNS_TOPIC_ARN": arn, "HC_SLACK_WEBHOOK_URL": "x"})["notifier"], SlackWebhookNotifier
+    )

@@ -16,7 +16,9 @@ def _sql_report(name: str, description: str, summary_rows: int = 10):
     @report_asset(DOMAIN, name, description)
     def _report(query_engine: QueryEngine) -> dg.Output[pd.DataFrame]:
         frame, metadata = run_report(query_engine, render_sql(name))
-        return dg.Output(frame, metadata={**metadata, "summary": dg.MetadataValue.md(markdown_table(frame.head(summary_rows)))})
+        return dg.Output(
+            frame, metadata={**metadata, "summary": dg.MetadataValue.md(markdown_table(frame.head(summary_rows)))}
+        )
 
     return _report
 
@@ -28,7 +30,9 @@ readmission_rates = _sql_report(
     "readmission_rates", "30-day readmission rate overall and by gender, age band and the top 20 diagnoses.", 40
 )
 length_of_stay = _sql_report("length_of_stay", "Stays and mean / median / p90 length of stay by admission month.", 24)
-demographics = _sql_report("demographics", "Patients by gender, age band, race and ethnicity (latest admission each).", 40)
+demographics = _sql_report(
+    "demographics", "Patients by gender, age band, race and ethnicity (latest admission each).", 40
+)
 diagnosis_patterns = _sql_report(
     "diagnosis_patterns", "Per diagnosis: stays, patients, mean length of stay and readmission rate.", 20
 )
@@ -56,10 +60,16 @@ def rate_between_zero_and_one(readmission_rates: pd.DataFrame) -> dg.AssetCheckR
     return dg.AssetCheckResult(passed=bad == 0, metadata={"failing_rows": bad})
 
 
-@_check("demographics", "Each patient is counted once per dimension (no duplicate patient_id). "
-        "A failure means the latest-admission logic broke: tell the platform team.", "uniqueness")
+@_check(
+    "demographics",
+    "Each patient is counted once per dimension (no duplicate patient_id). "
+    "A failure means the latest-admission logic broke: tell the platform team.",
+    "uniqueness",
+)
 def one_row_per_patient(demographics: pd.DataFrame, query_engine: QueryEngine) -> dg.AssetCheckResult:
-    patients = int(query_engine.query("SELECT count(DISTINCT patient_id) AS n FROM patients_curated_records")["n"].iloc[0])
+    patients = int(
+        query_engine.query("SELECT count(DISTINCT patient_id) AS n FROM patients_curated_records")["n"].iloc[0]
+    )
     totals = demographics.groupby("dimension")["patients"].sum().astype(int)
     off = {dimension: n for dimension, n in totals.items() if n != patients}
     return dg.AssetCheckResult(

@@ -20,6 +20,8 @@ from hc_pipeline.sql import render_sql
 DOMAIN = "facilities"
 CURATED = dg.AssetKey([DOMAIN, "curated_records"])
 TIERS = ("expired", "critical", "high", "medium", "upcoming")
+
+
 def empty_raw(source_file: str) -> pd.DataFrame:
     """The raw frame of a file that could not be read."""
     return pd.DataFrame({c: pd.Series(dtype="int64" if c == "source_row" else "string[pyarrow]") for c in COLUMNS})
@@ -47,12 +49,18 @@ def earlier_facility_ids(engine: QueryEngine, source_file: str, landed_at: dt.da
 
 
 raw_records = raw_records_asset(
-    DOMAIN, read_facilities, empty_raw,
+    DOMAIN,
+    read_facilities,
+    empty_raw,
     "One row per facility record of one landed JSON/NDJSON file: its JSON text, file and record number.",
 )
 
 curated_records = curated_records_asset(
-    DOMAIN, curate_file, RULE_GROUPS, CuratedFacilities, "facility_id",
+    DOMAIN,
+    curate_file,
+    RULE_GROUPS,
+    CuratedFacilities,
+    "facility_id",
     ["facility_id", "facility_name", "state", "employee_count", "n_services", "first_accreditation_expiry", "warnings"],
 )
 
@@ -91,7 +99,9 @@ def expiring_accreditations(
             "as_of": as_of.isoformat(),
             "horizon_days": config.horizon_days,
             **{f"tier/{tier}": n for tier, n in counts.items()},
-            "summary": dg.MetadataValue.md(markdown_table(pd.DataFrame({"tier": list(counts), "accreditations": list(counts.values())}))),
+            "summary": dg.MetadataValue.md(
+                markdown_table(pd.DataFrame({"tier": list(counts), "accreditations": list(counts.values())}))
+            ),
         },
     )
 
@@ -113,7 +123,9 @@ def state_counts(config: ReportConfig, query_engine: QueryEngine) -> dg.Output[p
 )
 def unique_facility_id(facility_metrics: pd.DataFrame) -> dg.AssetCheckResult:
     repeated = int(facility_metrics["facility_id"].duplicated().sum())
-    return dg.AssetCheckResult(passed=repeated == 0, metadata={"repeated_ids": repeated, "facilities": len(facility_metrics)})
+    return dg.AssetCheckResult(
+        passed=repeated == 0, metadata={"repeated_ids": repeated, "facilities": len(facility_metrics)}
+    )
 
 
 assets = [raw_records, curated_records, facility_metrics, expiring_accreditations, state_counts]

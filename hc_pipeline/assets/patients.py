@@ -32,7 +32,9 @@ def read_patients_file(data: bytes, source_file: str) -> pd.DataFrame:
 
 
 raw_records = raw_records_asset(
-    DOMAIN, read_patients_file, empty_raw,
+    DOMAIN,
+    read_patients_file,
+    empty_raw,
     "Every admission of one landed file as text, with its file and row number: the records of an admissions "
     "CSV (headers in snake_case), or the inpatient encounters of a Synthea export zip (no direct identifiers).",
 )

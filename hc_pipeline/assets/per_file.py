@@ -43,10 +43,15 @@ def raw_records_asset(domain: str, read: Reader, empty: Callable[[str], pd.DataF
         partitions_def=files_partitions[domain],
         retry_policy=IO_RETRY,
         check_specs=[
-            spec(key, "file_readable",
-                 f"The landed file can be read as a {domain} file. When it fails, the file is copied whole to "
-                 f"quarantine/{domain}/<partition>/ with a .reason.json naming the problem; nothing downstream "
-                 "runs for it. Fix the file and land it again.", "conformance", blocking=True)
+            spec(
+                key,
+                "file_readable",
+                f"The landed file can be read as a {domain} file. When it fails, the file is copied whole to "
+                f"quarantine/{domain}/<partition>/ with a .reason.json naming the problem; nothing downstream "
+                "runs for it. Fix the file and land it again.",
+                "conformance",
+                blocking=True,
+            )
         ],
     )
     def raw_records(context: dg.AssetExecutionContext, landing: LandingZone, storage: LakeStorage):
@@ -57,7 +62,10 @@ def raw_records_asset(domain: str, read: Reader, empty: Callable[[str], pd.DataF
         except UnreadableFile as unreadable:
             reason = str(unreadable)
             copy = storage.quarantine_file(
-                domain, context.partition_key, obj.key.rsplit("/", 1)[-1] or "file", data,
+                domain,
+                context.partition_key,
+                obj.key.rsplit("/", 1)[-1] or "file",
+                data,
                 {"file": obj.key, "version": obj.version, "reason": unreadable.reason},
             )
             context.log.warning(f"quarantined whole file: {reason}")
@@ -69,7 +77,9 @@ def raw_records_asset(domain: str, read: Reader, empty: Callable[[str], pd.DataF
                 "source_file": obj.key,
                 "landing_uri": dg.MetadataValue.path(landing.uri(obj.key)),
                 "readable": reason is None,
-                **({"unreadable_reason": reason, "quarantine_copy": dg.MetadataValue.path(str(copy))} if reason else {}),
+                **(
+                    {"unreadable_reason": reason, "quarantine_copy": dg.MetadataValue.path(str(copy))} if reason else {}
+                ),
             },
         )
         yield dg.AssetCheckResult(
@@ -96,18 +106,34 @@ def curated_records_asset(
     @dg.multi_asset(
         name=f"{domain}_curated_records",
         outs={
-            "curated_records": dg.AssetOut(key=curated_key, description=f"Typed {domain} rows that passed every error rule."),
-            "quarantined_records": dg.AssetOut(key=quarantined_key, description="Raw rows that broke an error rule, with reasons."),
+            "curated_records": dg.AssetOut(
+                key=curated_key, description=f"Typed {domain} rows that passed every error rule."
+            ),
+            "quarantined_records": dg.AssetOut(
+                key=quarantined_key, description="Raw rows that broke an error rule, with reasons."
+            ),
         },
         ins={"raw": dg.AssetIn(key=dg.AssetKey([domain, "raw_records"]))},
         group_name=domain,
         partitions_def=files_partitions[domain],
         check_specs=[
-            spec(curated_key, "curated_schema", "Curated rows honour the published column contract "
-                 f"(pandera {contract.__name__}). A failure is a pipeline bug: do not use the file's rows; "
-                 "tell the platform team.", "conformance", blocking=True),
-            spec(curated_key, "row_conservation", "Every raw row is either curated or quarantined, never lost "
-                 "or doubled. A failure is a pipeline bug: tell the platform team.", "completeness", blocking=True),
+            spec(
+                curated_key,
+                "curated_schema",
+                "Curated rows honour the published column contract "
+                f"(pandera {contract.__name__}). A failure is a pipeline bug: do not use the file's rows; "
+                "tell the platform team.",
+                "conformance",
+                blocking=True,
+            ),
+            spec(
+                curated_key,
+                "row_conservation",
+                "Every raw row is either curated or quarantined, never lost "
+                "or doubled. A failure is a pipeline bug: tell the platform team.",
+                "completeness",
+                blocking=True,
+            ),
             *group_specs(curated_key, groups),
         ],
     )
@@ -123,8 +149,10 @@ def curated_records_asset(
         yield dg.Output(
             result.curated,
             output_name="curated_records",
-            metadata={**table_metadata(result.curated, preview_columns, masked=(id_column,)),
-                      "rows_with_warnings": int((result.curated["warnings"].list.len() > 0).sum())},
+            metadata={
+                **table_metadata(result.curated, preview_columns, masked=(id_column,)),
+                "rows_with_warnings": int((result.curated["warnings"].list.len() > 0).sum()),
+            },
         )
         yield dg.Output(
             result.quarantined,
@@ -136,8 +164,11 @@ def curated_records_asset(
             asset_key=curated_key,
             check_name="row_conservation",
             passed=result.conserved(len(raw)),
-            metadata={"raw_rows": len(raw), "curated_rows": len(result.curated),
-                      "quarantined_rows": len(result.quarantined)},
+            metadata={
+                "raw_rows": len(raw),
+                "curated_rows": len(result.curated),
+                "quarantined_rows": len(result.quarantined),
+            },
         )
         for group in groups:
             yield group_result(curated_key, group, result.masks, result.keys, id_column)

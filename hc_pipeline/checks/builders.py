@@ -10,7 +10,9 @@ OWNERS = ["team:data-stewards"]
 SAMPLE_ROWS = 5
 
 
-def spec(asset_key: dg.AssetKey, name: str, description: str, category: str, blocking: bool = False) -> dg.AssetCheckSpec:
+def spec(
+    asset_key: dg.AssetKey, name: str, description: str, category: str, blocking: bool = False
+) -> dg.AssetCheckSpec:
     """A check spec with the category and owners stewards filter on."""
     return dg.AssetCheckSpec(
         name=name,

@@ -16,8 +16,22 @@ DATE = pd.ArrowDtype(pyarrow.date32())
 SERVICES = pd.ArrowDtype(pyarrow.list_(pyarrow.string()))
 ACCREDITATIONS = pd.ArrowDtype(pyarrow.list_(ACCREDITATION))
 LANDED_AT = pd.ArrowDtype(pyarrow.timestamp("us"))
-CURATED_COLUMNS = ["facility_id", "facility_name", "city", "state", "zip", "employee_count", "services", "n_services",
-                   "accreditations", "first_accreditation_expiry", "source_file", "source_row", "landed_at", "warnings"]
+CURATED_COLUMNS = [
+    "facility_id",
+    "facility_name",
+    "city",
+    "state",
+    "zip",
+    "employee_count",
+    "services",
+    "n_services",
+    "accreditations",
+    "first_accreditation_expiry",
+    "source_file",
+    "source_row",
+    "landed_at",
+    "warnings",
+]
 QUARANTINED_COLUMNS = ["record_json", "source_file", "source_row", "parse_error", "facility_id", "reasons"]
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -139,8 +153,9 @@ def stage(raw: pd.DataFrame, run_date: dt.date, known_ids: Collection[str] = fro
     """The raw records plus their parsed values, the frame the pandera rules run on."""
     records = [_record(text, error) for text, error in zip(raw["record_json"], raw["parse_error"])]
     empty = normalise({})
-    parsed = pd.DataFrame([normalise(r) if r is not None else empty for r in records], index=raw.index,
-                          columns=list(empty))
+    parsed = pd.DataFrame(
+        [normalise(r) if r is not None else empty for r in records], index=raw.index, columns=list(empty)
+    )
     staged = raw.assign(
         _is_object=[r is not None for r in records],
         facility_id=parsed["facility_id"].astype(STRING),

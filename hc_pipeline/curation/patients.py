@@ -16,13 +16,32 @@ from hc_pipeline.curation.rules import (
 )
 from hc_pipeline.schemas.patients import RULE_GROUPS, RULES
 
-GENDERS = {"m": "Male", "male": "Male", "f": "Female", "female": "Female",
-           "o": "Other", "other": "Other", "u": "Unknown", "unknown": "Unknown"}
+GENDERS = {
+    "m": "Male",
+    "male": "Male",
+    "f": "Female",
+    "female": "Female",
+    "o": "Other",
+    "other": "Other",
+    "u": "Unknown",
+    "unknown": "Unknown",
+}
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y")
 DATE = pd.ArrowDtype(pyarrow.date32())
 STRING = pd.StringDtype("pyarrow")
-CURATED_COLUMNS = ["patient_id", "age", "gender", "admission_date", "discharge_date", "diagnosis",
-                   "diagnosis_code", "length_of_stay_days", "warnings", "source_file", "source_row"]
+CURATED_COLUMNS = [
+    "patient_id",
+    "age",
+    "gender",
+    "admission_date",
+    "discharge_date",
+    "diagnosis",
+    "diagnosis_code",
+    "length_of_stay_days",
+    "warnings",
+    "source_file",
+    "source_row",
+]
 # Present in Synthea exports; null for plain CSVs so every file's table has the same columns.
 OPTIONAL_TEXT = ("diagnosis_code_system", "race", "ethnicity", "encounter_id")
 ROW_COLUMNS = ("source_file", "source_row", "parse_error")
@@ -93,8 +112,19 @@ def curate(raw: pd.DataFrame, run_date: dt.date) -> Curation:
     quarantine = masks[errors].any(axis=1).to_numpy()
 
     # Only the columns the curated table is built from: copying the rest of 1M rows costs seconds.
-    needed = ["patient_id", "_age", "gender", "_admission", "_discharge", "diagnosis", "diagnosis_code", "_los",
-              "source_file", "source_row", *OPTIONAL_TEXT]
+    needed = [
+        "patient_id",
+        "_age",
+        "gender",
+        "_admission",
+        "_discharge",
+        "diagnosis",
+        "diagnosis_code",
+        "_los",
+        "source_file",
+        "source_row",
+        *OPTIONAL_TEXT,
+    ]
     good = staged.loc[~quarantine, [c for c in needed if c in staged]]
     nulls = _nulls(good.index)
     curated = pd.DataFrame(
@@ -105,10 +135,9 @@ def curate(raw: pd.DataFrame, run_date: dt.date) -> Curation:
             "admission_date": good["_admission"].astype(DATE),
             "discharge_date": good["_discharge"].astype(DATE),
             "diagnosis": good["diagnosis"],
-            "diagnosis_code": (good["diagnosis_code"].str.upper() if "diagnosis_code" in good
-                               else nulls),
+            "diagnosis_code": (good["diagnosis_code"].str.upper() if "diagnosis_code" in good else nulls),
             "length_of_stay_days": _int64(good["_los"]),
-            **{c: good[c] if c in good else nulls for c in OPTIONAL_TEXT},
+            **{c: good.get(c, nulls) for c in OPTIONAL_TEXT},
             "warnings": reasons_column(masks.loc[~quarantine, [r for r in masks if r not in errors]]),
             "source_file": good["source_file"],
             "source_row": good["source_row"],
@@ -116,10 +145,14 @@ def curate(raw: pd.DataFrame, run_date: dt.date) -> Curation:
     ).reset_index(drop=True)
 
     bad = raw[quarantine]
-    quarantined = bad.drop(columns=["parse_error"]).assign(
-        parse_error=bad["parse_error"],
-        reasons=reasons_column(masks[quarantine]),
-    ).reset_index(drop=True)
+    quarantined = (
+        bad.drop(columns=["parse_error"])
+        .assign(
+            parse_error=bad["parse_error"],
+            reasons=reasons_column(masks[quarantine]),
+        )
+        .reset_index(drop=True)
+    )
     quarantined["reasons"] = quarantined["reasons"].astype(REASONS_DTYPE)
 
     return Curation(curated=curated, quarantined=quarantined, masks=masks, keys=raw[["source_row", "patient_id"]])
@@ -158,14 +191,19 @@ def report_findings(curated: pd.DataFrame, quarantined: pd.DataFrame) -> pd.Data
 def _explode(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     admission_ok = (
         parse_dates(frame["admission_date"]).notna() | frame["admission_date"].isna()
-        if column == "reasons" and len(frame) else pd.Series(True, index=frame.index)
+        if column == "reasons" and len(frame)
+        else pd.Series(True, index=frame.index)
     )
     # One row per list element, flattened in Arrow: only flagged rows are touched, not every row of the file.
     lists = _rule_lists(frame[column])
     rows = pc.list_parent_indices(lists).to_numpy()
-    long = frame[["source_file", "source_row", "patient_id"]].iloc[rows].assign(
-        rule=pd.arrays.ArrowStringArray(pc.cast(pc.list_flatten(lists), pyarrow.large_string())),
-        _admission_ok=admission_ok.to_numpy()[rows],
+    long = (
+        frame[["source_file", "source_row", "patient_id"]]
+        .iloc[rows]
+        .assign(
+            rule=pd.arrays.ArrowStringArray(pc.cast(pc.list_flatten(lists), pyarrow.large_string())),
+            _admission_ok=admission_ok.to_numpy()[rows],
+        )
     )
     long = long[long["rule"].notna()]
     return long.astype({"source_file": STRING, "patient_id": STRING, "rule": STRING, "source_row": "int64"})
@@ -175,6 +213,8 @@ def _rule_lists(column: pd.Series) -> pyarrow.Array:
     """A column of rule-id lists as an Arrow list array (it is one already when curated or read from parquet)."""
     if isinstance(column.dtype, pd.ArrowDtype) and pyarrow.types.is_list(column.dtype.pyarrow_dtype):
         return pyarrow.array(column.array)
-    values = [[v] if isinstance(v, str) else None if v is None or v is pd.NA or (isinstance(v, float) and v != v)
-              else list(v) for v in column]
+    values = [
+        [v] if isinstance(v, str) else None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else list(v)
+        for v in column
+    ]
     return pyarrow.array(values, pyarrow.list_(pyarrow.string()))

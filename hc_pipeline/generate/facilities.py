@@ -10,27 +10,85 @@ import json
 import numpy as np
 
 FACILITY_ERRORS = (
-    "missing_facility_id", "invalid_json", "invalid_employee_count", "unparseable_expiry_date", "invalid_state",
+    "missing_facility_id",
+    "invalid_json",
+    "invalid_employee_count",
+    "unparseable_expiry_date",
+    "invalid_state",
 )
 FACILITY_WARNINGS = ("missing_accreditations", "expired_accreditation", "duplicate_facility")
 FACILITY_RULES = FACILITY_ERRORS + FACILITY_WARNINGS
 
 BODIES = [("The Joint Commission", "TJC"), ("DNV", "DNV"), ("CARF", "CARF"), ("CAP", "CAP"), ("AAAHC", "AAAHC")]
 CITIES = [
-    ("Boston", "MA", "021"), ("Houston", "TX", "770"), ("Dallas", "TX", "752"), ("Phoenix", "AZ", "850"),
-    ("Chicago", "IL", "606"), ("Columbus", "OH", "432"), ("Atlanta", "GA", "303"), ("Denver", "CO", "802"),
-    ("Seattle", "WA", "981"), ("Nashville", "TN", "372"), ("Rochester", "MN", "559"), ("Miami", "FL", "331"),
-    ("Sacramento", "CA", "958"), ("Los Angeles", "CA", "900"), ("Albany", "NY", "122"), ("Portland", "OR", "972"),
-    ("Salt Lake City", "UT", "841"), ("Omaha", "NE", "681"), ("Washington", "DC", "200"), ("San Juan", "PR", "009"),
-    ("Anchorage", "AK", "995"), ("Honolulu", "HI", "968"), ("Hagåtña", "GU", "969"), ("Burlington", "VT", "054"),
+    ("Boston", "MA", "021"),
+    ("Houston", "TX", "770"),
+    ("Dallas", "TX", "752"),
+    ("Phoenix", "AZ", "850"),
+    ("Chicago", "IL", "606"),
+    ("Columbus", "OH", "432"),
+    ("Atlanta", "GA", "303"),
+    ("Denver", "CO", "802"),
+    ("Seattle", "WA", "981"),
+    ("Nashville", "TN", "372"),
+    ("Rochester", "MN", "559"),
+    ("Miami", "FL", "331"),
+    ("Sacramento", "CA", "958"),
+    ("Los Angeles", "CA", "900"),
+    ("Albany", "NY", "122"),
+    ("Portland", "OR", "972"),
+    ("Salt Lake City", "UT", "841"),
+    ("Omaha", "NE", "681"),
+    ("Washington", "DC", "200"),
+    ("San Juan", "PR", "009"),
+    ("Anchorage", "AK", "995"),
+    ("Honolulu", "HI", "968"),
+    ("Hagåtña", "GU", "969"),
+    ("Burlington", "VT", "054"),
 ]
-_PREFIXES = ["St. Mary's", "Mercy", "Riverside", "Good Samaritan", "Providence", "Sacred Heart", "Lakeview",
-             "Baptist", "Memorial", "Valley", "Northside", "Children's", "University", "Santa Rosa", "San José"]
-_SUFFIXES = ["Medical Center", "Hospital", "Regional Hospital", "Health Center", "Community Hospital",
-             "Rehabilitation Center", "Surgical Center"]
+_PREFIXES = [
+    "St. Mary's",
+    "Mercy",
+    "Riverside",
+    "Good Samaritan",
+    "Providence",
+    "Sacred Heart",
+    "Lakeview",
+    "Baptist",
+    "Memorial",
+    "Valley",
+    "Northside",
+    "Children's",
+    "University",
+    "Santa Rosa",
+    "San José",
+]
+_SUFFIXES = [
+    "Medical Center",
+    "Hospital",
+    "Regional Hospital",
+    "Health Center",
+    "Community Hospital",
+    "Rehabilitation Center",
+    "Surgical Center",
+]
 _STREETS = ["Main Street", "Oak Avenue", "Hospital Drive", "Medical Parkway", "Elm Street", "Calle Loíza", "Route 9"]
-_SERVICES = ["Emergency", "Radiology", "Cardiology", "Oncology", "Orthopedics", "Pediatrics", "Maternity",
-             "Laboratory", "Pharmacy", "Surgery", "ICU", "Rehabilitation", "Dialysis", "Behavioral Health"]
+_SERVICES = [
+    "Emergency",
+    "Radiology",
+    "Cardiology",
+    "Oncology",
+    "Orthopedics",
+    "Pediatrics",
+    "Maternity",
+    "Laboratory",
+    "Pharmacy",
+    "Surgery",
+    "ICU",
+    "Rehabilitation",
+    "Dialysis",
+    "Behavioral Health",
+]
 _LABS = ["Clinical Chemistry Lab", "Microbiology Lab", "Hematology Lab", "Pathology Lab", "Blood Bank"]
 _CERTS = ["CLIA", "CAP", "COLA", "AABB"]
 _CONTAINERS = ["object", "array", "ndjson", "wrapper"]
@@ -85,8 +143,9 @@ def build_facility_files(
         text, rows = _serialise(rng, container, [records[g] for g in members], texts)
         defects = [(rows[k], FACILITY_RULES[label[g]]) for k, g in enumerate(members) if label[g] >= 0]
         suffix = "ndjson" if container == "ndjson" else "json"
-        files.append(FacilityFile(f"facilities_{f + 1:02d}_{container}.{suffix}", container, text,
-                                  container == "array", defects))
+        files.append(
+            FacilityFile(f"facilities_{f + 1:02d}_{container}.{suffix}", container, text, container == "array", defects)
+        )
     return files
 
 
@@ -111,19 +170,41 @@ def _clean_record(rng: np.random.Generator, facility_id: str, nested: bool, run_
     expiries = [_spell(rng, run_date + dt.timedelta(days=d)) for d in days]
     if not nested:
         accreditations = [{"name": BODIES[b][0], "expiry_date": e} for b, e in zip(bodies, expiries)]
-        return {"facility_id": facility_id, "facility_name": name, "employee_count": employees,
-                "services": services, "accreditations": accreditations, "state": state}
-    labs = [{"lab_name": str(lab), "certifications": [str(c) for c in rng.choice(_CERTS, rng.integers(1, 3), False)]}
-            for lab in rng.choice(_LABS, rng.integers(0, 4), replace=False)]
+        return {
+            "facility_id": facility_id,
+            "facility_name": name,
+            "employee_count": employees,
+            "services": services,
+            "accreditations": accreditations,
+            "state": state,
+        }
+    labs = [
+        {"lab_name": str(lab), "certifications": [str(c) for c in rng.choice(_CERTS, rng.integers(1, 3), False)]}
+        for lab in rng.choice(_LABS, rng.integers(0, 4), replace=False)
+    ]
     accreditations = [
-        {"accreditation_body": BODIES[b][0], "accreditation_id": f"{BODIES[b][1]}-{rng.integers(10**5, 10**6)}",
-         "valid_until": e}
+        {
+            "accreditation_body": BODIES[b][0],
+            "accreditation_id": f"{BODIES[b][1]}-{rng.integers(10**5, 10**6)}",
+            "valid_until": e,
+        }
         for b, e in zip(bodies, expiries)
     ]
-    location = {"address": f"{rng.integers(1, 9999)} {rng.choice(_STREETS)}", "city": city, "state": state,
-                "zip": f"{zip3}{rng.integers(0, 100):02d}"}
-    return {"facility_id": facility_id, "facility_name": name, "location": location, "employee_count": employees,
-            "services": services, "labs": labs, "accreditations": accreditations}
+    location = {
+        "address": f"{rng.integers(1, 9999)} {rng.choice(_STREETS)}",
+        "city": city,
+        "state": state,
+        "zip": f"{zip3}{rng.integers(0, 100):02d}",
+    }
+    return {
+        "facility_id": facility_id,
+        "facility_name": name,
+        "location": location,
+        "employee_count": employees,
+        "services": services,
+        "labs": labs,
+        "accreditations": accreditations,
+    }
 
 
 def _spell(rng: np.random.Generator, day: dt.date) -> str:
@@ -198,7 +279,7 @@ def _bad_expiry(rng: np.random.Generator, record: dict, run_date: dt.date) -> No
 
 def _bad_state(rng: np.random.Generator, record: dict, run_date: dt.date) -> None:
     """A state that is not a USPS code, or none."""
-    holder = record["location"] if "location" in record else record
+    holder = record.get("location", record)
     holder["state"] = ["XX", "Texas", "T.X.", None][rng.integers(4)]
 
 

@@ -28,12 +28,24 @@ DIAGNOSES = [
     ("Asthma", "J45.901", 1, 5, 4),
 ]
 PATIENT_ERRORS = (
-    "missing_patient_id", "missing_admission_date", "unparseable_date", "unparseable_age",
-    "age_out_of_range", "discharge_before_admission", "future_admission", "duplicate_row",
+    "missing_patient_id",
+    "missing_admission_date",
+    "unparseable_date",
+    "unparseable_age",
+    "age_out_of_range",
+    "discharge_before_admission",
+    "future_admission",
+    "duplicate_row",
 )
 PATIENT_WARNINGS = (
-    "missing_age", "missing_gender", "missing_diagnosis", "missing_discharge_date",
-    "invalid_gender", "invalid_diagnosis_code", "duplicate_stay", "los_outlier",
+    "missing_age",
+    "missing_gender",
+    "missing_diagnosis",
+    "missing_discharge_date",
+    "invalid_gender",
+    "invalid_diagnosis_code",
+    "duplicate_stay",
+    "los_outlier",
 )
 PATIENT_RULES = PATIENT_ERRORS + PATIENT_WARNINGS
 COLUMNS = ["patient_id", "age", "gender", "admission_date", "discharge_date", "diagnosis", "diagnosis_code"]
@@ -51,14 +63,29 @@ _MIN_GROUP = 40  # rows per diagnosis and file, so each los_outlier group keeps 
 _MIN_BEFORE = 30  # a row copying an earlier clean row sits at least this deep in its file
 _DATE_LOW, _DATE_HIGH = -_HISTORY - 100, 120  # day offsets from the run date covered by the date tables
 # Warnings keep a row in the LOS population; duplicate_stay rows change diagnosis, so they count too.
-_IN_POPULATION = [-1] + [_R[r] for r in ("missing_age", "missing_gender", "invalid_gender",
-                                        "invalid_diagnosis_code", "duplicate_stay")]
+_IN_POPULATION = [-1] + [
+    _R[r] for r in ("missing_age", "missing_gender", "invalid_gender", "invalid_diagnosis_code", "duplicate_stay")
+]
 
-_GENDERS = np.array(["M", "F", "Male", "Female", "male", "female", "FEMALE", "MALE", "m", "f", " F ",
-                     "O", "Other", "U", "unknown"], dtype=object)
+_GENDERS = np.array(
+    ["M", "F", "Male", "Female", "male", "female", "FEMALE", "MALE", "m", "f", " F ", "O", "Other", "U", "unknown"],
+    dtype=object,
+)
 _GENDER_P = np.array([16, 16, 12, 12, 8, 8, 5, 5, 4, 4, 2, 2, 2, 2, 2], dtype=float)
-_WARDS = np.array(["Medical 3B", "Cardiology", "ICU", "Orthopedics", "Step-down", "Geriatrics",
-                   'Surgical "Blue"', "Overflow, east wing", "Observation\nunit"], dtype=object)
+_WARDS = np.array(
+    [
+        "Medical 3B",
+        "Cardiology",
+        "ICU",
+        "Orthopedics",
+        "Step-down",
+        "Geriatrics",
+        'Surgical "Blue"',
+        "Overflow, east wing",
+        "Observation\nunit",
+    ],
+    dtype=object,
+)
 _WARD_P = np.array([20, 18, 10, 14, 12, 16, 4, 4, 2], dtype=float)
 
 _BAD_AGES = ["45.5", "abc", "4O", "sixty", "72y", "3.25", "N/A"]
@@ -83,9 +110,16 @@ _STYLES = [
     _Style("admissions_{:02d}.csv", {c: c for c in COLUMNS}, COLUMNS, False, 0.15),
     _Style(
         "adm [v{}], émission.csv",
-        {"patient_id": "Patient ID", "age": "AGE", "gender": " Gender ", "admission_date": "Admission-Date",
-         "discharge_date": "Discharge  Date", "diagnosis": "Diagnosis", "diagnosis_code": "Diagnosis Code",
-         "ward": "Ward"},
+        {
+            "patient_id": "Patient ID",
+            "age": "AGE",
+            "gender": " Gender ",
+            "admission_date": "Admission-Date",
+            "discharge_date": "Discharge  Date",
+            "diagnosis": "Diagnosis",
+            "diagnosis_code": "Diagnosis Code",
+            "ward": "Ward",
+        },
         ["admission_date", "patient_id", "diagnosis", "diagnosis_code", "gender", "age", "discharge_date"],
         True,
         0.7,
@@ -276,9 +310,14 @@ def _string_defects(rng: np.random.Generator, cells: dict, label: np.ndarray, ru
         rows = np.flatnonzero(label == _R[rule]) if rows is None else rows
         cells[column][rows] = np.array(choices, dtype=object)[rng.integers(0, len(choices), len(rows))]
 
-    for rule, column in [("missing_patient_id", "patient_id"), ("missing_admission_date", "admission_date"),
-                         ("missing_age", "age"), ("missing_gender", "gender"), ("missing_diagnosis", "diagnosis"),
-                         ("missing_discharge_date", "discharge_date")]:
+    for rule, column in [
+        ("missing_patient_id", "patient_id"),
+        ("missing_admission_date", "admission_date"),
+        ("missing_age", "age"),
+        ("missing_gender", "gender"),
+        ("missing_diagnosis", "diagnosis"),
+        ("missing_discharge_date", "discharge_date"),
+    ]:
         put(rule, column, _BLANKS)
     put("unparseable_age", "age", _BAD_AGES)
     put("age_out_of_range", "age", _OUT_OF_RANGE_AGES)

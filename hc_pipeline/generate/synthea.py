@@ -11,27 +11,84 @@ import uuid
 import zipfile
 
 PATIENT_COLUMNS = [
-    "Id", "BIRTHDATE", "DEATHDATE", "SSN", "DRIVERS", "PASSPORT", "PREFIX", "FIRST", "MIDDLE", "LAST", "SUFFIX",
-    "MAIDEN", "MARITAL", "RACE", "ETHNICITY", "GENDER", "BIRTHPLACE", "ADDRESS", "CITY", "STATE", "COUNTY", "FIPS",
-    "ZIP", "LAT", "LON", "HEALTHCARE_EXPENSES", "HEALTHCARE_COVERAGE", "INCOME",
+    "Id",
+    "BIRTHDATE",
+    "DEATHDATE",
+    "SSN",
+    "DRIVERS",
+    "PASSPORT",
+    "PREFIX",
+    "FIRST",
+    "MIDDLE",
+    "LAST",
+    "SUFFIX",
+    "MAIDEN",
+    "MARITAL",
+    "RACE",
+    "ETHNICITY",
+    "GENDER",
+    "BIRTHPLACE",
+    "ADDRESS",
+    "CITY",
+    "STATE",
+    "COUNTY",
+    "FIPS",
+    "ZIP",
+    "LAT",
+    "LON",
+    "HEALTHCARE_EXPENSES",
+    "HEALTHCARE_COVERAGE",
+    "INCOME",
 ]
 ENCOUNTER_COLUMNS = [
-    "Id", "START", "STOP", "PATIENT", "ORGANIZATION", "PROVIDER", "PAYER", "ENCOUNTERCLASS", "CODE", "DESCRIPTION",
-    "BASE_ENCOUNTER_COST", "TOTAL_CLAIM_COST", "PAYER_COVERAGE", "REASONCODE", "REASONDESCRIPTION",
+    "Id",
+    "START",
+    "STOP",
+    "PATIENT",
+    "ORGANIZATION",
+    "PROVIDER",
+    "PAYER",
+    "ENCOUNTERCLASS",
+    "CODE",
+    "DESCRIPTION",
+    "BASE_ENCOUNTER_COST",
+    "TOTAL_CLAIM_COST",
+    "PAYER_COVERAGE",
+    "REASONCODE",
+    "REASONDESCRIPTION",
 ]
 CONDITION_COLUMNS = ["START", "STOP", "PATIENT", "ENCOUNTER", "CODE", "DESCRIPTION"]
-IDENTIFIER_COLUMNS = ["SSN", "DRIVERS", "PASSPORT", "PREFIX", "FIRST", "MIDDLE", "LAST", "SUFFIX", "MAIDEN",
-                      "ADDRESS", "LAT", "LON", "BIRTHDATE"]
+IDENTIFIER_COLUMNS = [
+    "SSN",
+    "DRIVERS",
+    "PASSPORT",
+    "PREFIX",
+    "FIRST",
+    "MIDDLE",
+    "LAST",
+    "SUFFIX",
+    "MAIDEN",
+    "ADDRESS",
+    "LAT",
+    "LON",
+    "BIRTHDATE",
+]
 FOLDER = "csv/"
 
 # SNOMED CT reasons for inpatient stays, as Synthea writes them.
 REASONS = [
-    ("233604007", "Pneumonia (disorder)"), ("84114007", "Heart failure (disorder)"),
-    ("22298006", "Myocardial infarction (disorder)"), ("230690007", "Cerebrovascular accident (disorder)"),
-    ("91302008", "Sepsis (disorder)"), ("5913000", "Fracture of neck of femur (disorder)"),
-    ("185086009", "Chronic obstructive bronchitis (disorder)"), ("74400008", "Appendicitis (disorder)"),
-    ("44054006", "Diabetes mellitus type 2 (disorder)"), ("68566005", "Urinary tract infectious disease (disorder)"),
-    ("49436004", "Atrial fibrillation (disorder)"), ("128613002", "Seizure disorder (disorder)"),
+    ("233604007", "Pneumonia (disorder)"),
+    ("84114007", "Heart failure (disorder)"),
+    ("22298006", "Myocardial infarction (disorder)"),
+    ("230690007", "Cerebrovascular accident (disorder)"),
+    ("91302008", "Sepsis (disorder)"),
+    ("5913000", "Fracture of neck of femur (disorder)"),
+    ("185086009", "Chronic obstructive bronchitis (disorder)"),
+    ("74400008", "Appendicitis (disorder)"),
+    ("44054006", "Diabetes mellitus type 2 (disorder)"),
+    ("68566005", "Urinary tract infectious disease (disorder)"),
+    ("49436004", "Atrial fibrillation (disorder)"),
+    ("128613002", "Seizure disorder (disorder)"),
 ]
 _ADMISSION = ("32485007", "Hospital admission (procedure)")
 _OTHER_CLASSES = [
@@ -71,8 +128,10 @@ CASES = [
     ("open_stay_only", 12, [(-5, None)], []),
 ]
 # Visits that are not inpatient stays, inside a readmission window: they must not count as readmissions.
-CASE_VISITS = {"not_readmitted_on_day_31": [(-290, _OTHER_CLASSES[1]), (-285, _OTHER_CLASSES[3])],
-               "one_stay": [(-110, _OTHER_CLASSES[0])]}
+CASE_VISITS = {
+    "not_readmitted_on_day_31": [(-290, _OTHER_CLASSES[1]), (-285, _OTHER_CLASSES[3])],
+    "one_stay": [(-110, _OTHER_CLASSES[0])],
+}
 
 
 def synthea_zip(run_date: dt.date, seed: int, patients: int = 200) -> tuple[bytes, dict]:
@@ -94,8 +153,12 @@ def synthea_zip(run_date: dt.date, seed: int, patients: int = 200) -> tuple[byte
     person["BIRTHDATE"] = day(on).replace(year=day(on).year - 50).isoformat()
     people.append(person)
     plans.append([_Stay(on - 1, on, REASONS[0]), _Stay(on, on + 4, REASONS[1])])
-    cases["birthday"] = {"patient_id": person["Id"], "stays": plans[-1], "expected": [(True, 0), (False, None)],
-                         "ages": [49, 50]}
+    cases["birthday"] = {
+        "patient_id": person["Id"],
+        "stays": plans[-1],
+        "expected": [(True, 0), (False, None)],
+        "ages": [49, 50],
+    }
     for _ in range(patients - len(people)):
         people.append(_person(rng, run_date, rng.randint(3, 95)))
         plans.append(_random_stays(rng))
@@ -114,8 +177,10 @@ def synthea_zip(run_date: dt.date, seed: int, patients: int = 200) -> tuple[byte
     for case in cases.values():
         ids = [s.id for s in case["stays"]]
         case["encounters"] = ids
-        case["expected"] = {i: {"readmitted_within_30_days": r, "days_to_readmission": d}
-                            for i, (r, d) in zip(ids, case.pop("expected"))}
+        case["expected"] = {
+            i: {"readmitted_within_30_days": r, "days_to_readmission": d}
+            for i, (r, d) in zip(ids, case.pop("expected"))
+        }
         case["ages"] = dict(zip(ids, case.get("ages", [])))
         del case["stays"]
     rng.shuffle(people)  # Synthea's patients.csv order has nothing to do with encounters.csv order
@@ -129,14 +194,19 @@ def synthea_zip(run_date: dt.date, seed: int, patients: int = 200) -> tuple[byte
         "ignored_encounters": len(encounters) - len(inpatient),
         "open_stays": sum(1 for e in inpatient if not e["STOP"]),
         "stays": expected_stays,
-        "overall": {"stays": len(expected_stays),
-                    "readmissions": sum(v["readmitted_within_30_days"] for v in expected_stays.values())},
+        "overall": {
+            "stays": len(expected_stays),
+            "readmissions": sum(v["readmitted_within_30_days"] for v in expected_stays.values()),
+        },
         "cases": cases,
         # (encounters.csv row, rule) of every finding curation should report; the SNOMED codes aside.
         "findings": [[row_of[e["Id"]], "missing_discharge_date"] for e in inpatient if not e["STOP"]],
     }
-    files = {"patients.csv": (PATIENT_COLUMNS, people), "encounters.csv": (ENCOUNTER_COLUMNS, encounters),
-             "conditions.csv": (CONDITION_COLUMNS, conditions)}
+    files = {
+        "patients.csv": (PATIENT_COLUMNS, people),
+        "encounters.csv": (ENCOUNTER_COLUMNS, encounters),
+        "conditions.csv": (CONDITION_COLUMNS, conditions),
+    }
     return _zip(files, run_date), truth
 
 
@@ -195,7 +265,7 @@ def _person(rng: random.Random, run_date: dt.date, age: int) -> dict:
         "GENDER": gender,
         "BIRTHPLACE": "Boston  Massachusetts  US",
         "ADDRESS": f"{rng.randint(100, 999)} {rng.choice(_LAST)} {rng.choice(_STREETS)}"
-                   + (f" Unit {rng.randint(1, 99)}" if rng.random() < 0.3 else ""),
+        + (f" Unit {rng.randint(1, 99)}" if rng.random() < 0.3 else ""),
         "CITY": "Boston",
         "STATE": "Massachusetts",
         "COUNTY": "Suffolk County",
@@ -243,8 +313,14 @@ def _encounter(rng, patient: str, day, start: int, stop: int | None, kind: tuple
 
 
 def _condition(patient: str, day, stay: _Stay) -> dict:
-    return {"START": day(stay.start).isoformat(), "STOP": "" if stay.stop is None else day(stay.stop).isoformat(),
-            "PATIENT": patient, "ENCOUNTER": stay.id, "CODE": stay.reason[0], "DESCRIPTION": stay.reason[1]}
+    return {
+        "START": day(stay.start).isoformat(),
+        "STOP": "" if stay.stop is None else day(stay.stop).isoformat(),
+        "PATIENT": patient,
+        "ENCOUNTER": stay.id,
+        "CODE": stay.reason[0],
+        "DESCRIPTION": stay.reason[1],
+    }
 
 
 def _zip(files: dict[str, tuple[list[str], list[dict]]], run_date: dt.date) -> bytes:

@@ -36,7 +36,7 @@ def generate(
         raise ValueError(f"defect_rate must be within [0, 1], got {defect_rate}")
     if patient_files < 1 or facility_files < 1 or patients < patient_files:
         raise ValueError("need at least one file per domain and one patient row per patients file")
-    run_date = run_date or dt.datetime.now(dt.timezone.utc).date()
+    run_date = run_date or dt.datetime.now(dt.UTC).date()
     out = pathlib.Path(out)
     # Separate streams, so changing one domain's size leaves the other's files unchanged.
     patient_rng, facility_rng = (np.random.default_rng([seed, stream]) for stream in (0, 1))

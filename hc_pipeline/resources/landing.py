@@ -79,7 +79,9 @@ class LocalLandingZone(LandingZone):
     def read_bytes(self, key: str, version: str | None = None) -> bytes:
         data = (self._landing / key).read_bytes()
         if version and hashlib.md5(data, usedforsecurity=False).hexdigest() != version:
-            raise VersionChanged(f"{key}: the file changed after version {version} landed; the new version is its own partition")
+            raise VersionChanged(
+                f"{key}: the file changed after version {version} landed; the new version is its own partition"
+            )
         return data
 
     def put(self, key: str, data: bytes) -> LandedObject:

@@ -38,7 +38,7 @@ class DuckDBQueryEngine(QueryEngine):
         found = {}
         # One recursive listing (paginated on S3) instead of a request per folder.
         for file in sorted(fs.find(base)):
-            parts = file[len(base) + 1:].split("/")
+            parts = file[len(base) + 1 :].split("/")
             if len(parts) == 3 and parts[2].endswith(".parquet") and not parts[2].startswith("."):
                 found.setdefault(f"{parts[0]}_{parts[1]}", str(lake / parts[0] / parts[1]))
         return found
@@ -54,9 +54,7 @@ class DuckDBQueryEngine(QueryEngine):
             con.register_filesystem(self.storage.filesystem())
         for name, folder in self._lake_tables().items():
             pattern = f"{folder}/*.parquet".replace("'", "''")
-            con.execute(
-                f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{pattern}', union_by_name = true)"
-            )
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{pattern}', union_by_name = true)")
         return con
 
     def query(self, sql: str) -> pd.DataFrame:

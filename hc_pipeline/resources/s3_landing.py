@@ -45,7 +45,7 @@ class S3LandingZone(LandingZone):
         )
         for page in pages:
             for item in page.get("Contents", []):
-                key = item["Key"][len(base):]
+                key = item["Key"][len(base) :]
                 # Folder markers from consoles, and dot-files, are not landed files (as locally).
                 if key.endswith("/") or key.rsplit("/", 1)[-1].startswith("."):
                     continue

@@ -17,8 +17,71 @@ from hc_pipeline.curation.rules import rule, rule_group
 
 # USPS codes: the states, DC, the inhabited territories, the freely associated states and military post offices.
 USPS_CODES = frozenset(
-    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK "
-    "OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC AS GU MP PR VI UM FM MH PW AA AE AP".split()
+    [
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "DC",
+        "AS",
+        "GU",
+        "MP",
+        "PR",
+        "VI",
+        "UM",
+        "FM",
+        "MH",
+        "PW",
+        "AA",
+        "AE",
+        "AP",
+    ]
 )
 ACCREDITATION = pyarrow.struct(
     [("body", pyarrow.string()), ("id", pyarrow.string()), ("expiry_date", pyarrow.date32())]
@@ -140,7 +203,8 @@ class CuratedFacilities(pa.DataFrameModel):
     def _first_expiry(cls, df):
         earliest = [
             min((a["expiry_date"] for a in accs if a["expiry_date"] is not None), default=None)
-            if isinstance(accs, list) else None
+            if isinstance(accs, list)
+            else None
             for accs in df["accreditations"].tolist()
         ]
         first = [None if pd.isna(value) else value for value in df["first_accreditation_expiry"].tolist()]

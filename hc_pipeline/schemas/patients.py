@@ -60,8 +60,12 @@ class Conformance(pa.DataFrameModel):
     def _invalid_gender(cls, df):
         return ~_unparsed(df, "gender", "_gender")
 
-    @rule("invalid_diagnosis_code", "diagnosis_code",
-          "Diagnosis code does not have the ICD-10 shape (SNOMED CT shape for Synthea exports).", warning=True)
+    @rule(
+        "invalid_diagnosis_code",
+        "diagnosis_code",
+        "Diagnosis code does not have the ICD-10 shape (SNOMED CT shape for Synthea exports).",
+        warning=True,
+    )
     def _invalid_diagnosis_code(cls, df):
         if "diagnosis_code" not in df:
             return pd.Series(True, index=df.index)
@@ -78,7 +82,9 @@ class Completeness(pa.DataFrameModel):
 
     class Config:
         title = "completeness"
-        description = "Required values are present: patient, admission date; age, gender, diagnosis, discharge expected."
+        description = (
+            "Required values are present: patient, admission date; age, gender, diagnosis, discharge expected."
+        )
         metadata = {"warn_above": 0.05}
 
     @rule("missing_patient_id", "patient_id", "No patient identifier: the stay cannot be attributed.")

@@ -15,8 +15,19 @@ import pyarrow.csv as pa_csv
 from hc_pipeline.sources.errors import UnreadableFile
 
 DEFAULT_MAX_UNCOMPRESSED_BYTES = 2_000_000_000
-COLUMNS = ("patient_id", "age", "gender", "admission_date", "discharge_date", "diagnosis", "diagnosis_code",
-           "diagnosis_code_system", "race", "ethnicity", "encounter_id")
+COLUMNS = (
+    "patient_id",
+    "age",
+    "gender",
+    "admission_date",
+    "discharge_date",
+    "diagnosis",
+    "diagnosis_code",
+    "diagnosis_code_system",
+    "race",
+    "ethnicity",
+    "encounter_id",
+)
 ADDED_COLUMNS = ("source_file", "source_row", "parse_error")
 UNKNOWN_PATIENT = "encounter's patient is not in patients.csv"
 # Synthea's REASONCODE is a SNOMED CT concept id, not ICD-10: say so, so the code rule can tell them apart.
@@ -24,8 +35,16 @@ SNOMED_CT = "SNOMED-CT"
 
 # Only these columns are ever converted and kept: SSN, names, ADDRESS, LAT/LON... never leave the zip.
 _PATIENT_COLUMNS = {"ID": True, "BIRTHDATE": True, "GENDER": True, "RACE": False, "ETHNICITY": False}
-_ENCOUNTER_COLUMNS = {"ID": True, "START": True, "STOP": True, "PATIENT": True, "ENCOUNTERCLASS": True,
-                      "DESCRIPTION": True, "REASONCODE": False, "REASONDESCRIPTION": False}
+_ENCOUNTER_COLUMNS = {
+    "ID": True,
+    "START": True,
+    "STOP": True,
+    "PATIENT": True,
+    "ENCOUNTERCLASS": True,
+    "DESCRIPTION": True,
+    "REASONCODE": False,
+    "REASONDESCRIPTION": False,
+}
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ]|$)"
 _ROW_COUNT_ERROR = re.compile(r"Expected \d+ columns, got \d+")
@@ -121,7 +140,7 @@ def _read_table(archive, info, wanted: dict[str, bool], budget: _Budget, source_
     data = _read_entry(archive, info, budget, source_file)
     bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     end = data.find(b"\n")
-    line = data[bom:end if end >= 0 else len(data)].decode("utf-8", "replace")
+    line = data[bom : end if end >= 0 else len(data)].decode("utf-8", "replace")
     try:
         header = next(csv.reader(io.StringIO(line, newline="")), [])
     except csv.Error as exc:
@@ -135,7 +154,8 @@ def _read_table(archive, info, wanted: dict[str, bool], budget: _Budget, source_
         table = pa_csv.read_csv(
             pa.py_buffer(data).slice(bom),
             convert_options=pa_csv.ConvertOptions(
-                include_columns=include, column_types={name: pa.string() for name in include},
+                include_columns=include,
+                column_types={name: pa.string() for name in include},
                 strings_can_be_null=False,
             ),
         )

@@ -38,8 +38,10 @@ WHOLE_FILE = {
     "blank.csv": (b"  \n\n ", "file is empty"),
     "scan.png": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "binary"),
     "header_only.csv": (HEADER.encode(), "header only"),
-    "no_age_gender.csv": (b"patient_id,admission_date,discharge_date,diagnosis\nP1,2024-01-01,,Flu\n",
-                          "required columns missing: age, gender"),
+    "no_age_gender.csv": (
+        b"patient_id,admission_date,discharge_date,diagnosis\nP1,2024-01-01,,Flu\n",
+        "required columns missing: age, gender",
+    ),
     "semicolons.csv": (HEADER.replace(",", ";").encode() + GOOD.replace(",", ";").encode(), "';'-delimited"),
     "tabs.tsv": (HEADER.replace(",", "\t").encode() + GOOD.replace(",", "\t").encode(), "required columns missing"),
     "open_quote.csv": (HEADER.encode() + b'P1,40,M,2024-01-01,2024-01-03,"Flu\nP2,1,F', "unterminated quoted field"),
@@ -48,13 +50,21 @@ WHOLE_FILE = {
 ROW_LEVEL = {
     "bom_crlf.csv": "\ufeffPatient ID , AGE,Gender,Admission Date,Discharge_Date,DIAGNOSIS\r\nP1,40,M,2024-01-01,2024-01-03,Flu\r\nP2,41,F,2024-01-02,2024-01-04,Flu\r\n".encode(),
     "latin1.csv": (HEADER + "P1,40,M,2024-01-01,2024-01-03,Fièvre aiguë\n").encode("latin-1"),
-    "quoted_multiline.csv": (HEADER + 'P1,40,M,2024-01-01,2024-01-03,"Flu, severe\nwith cough"\nP2,50,F,2024-01-01,2024-01-02,"Say ""ah"""\n').encode(),
+    "quoted_multiline.csv": (
+        HEADER + 'P1,40,M,2024-01-01,2024-01-03,"Flu, severe\nwith cough"\nP2,50,F,2024-01-01,2024-01-02,"Say ""ah"""\n'
+    ).encode(),
     "ragged.csv": (HEADER + GOOD + "P2,41,F,2024-01-01\n" + "P3,42,F,2024-01-01,2024-01-02,Flu,extra,more\n").encode(),
     "all_bad_rows.csv": (HEADER + ",40,M,2024-01-01,2024-01-03,Flu\nP2,abc,F,,2024-01-03,Flu\n").encode(),
-    "spellings.csv": (HEADER + "P1,40,male,01/05/2024,01/09/2024,Flu\nP2,50,FEMALE,2024-01-05,,Flu\nP3,60,f,2024-01-06,2024-01-07,Flu\n").encode(),
+    "spellings.csv": (
+        HEADER
+        + "P1,40,male,01/05/2024,01/09/2024,Flu\nP2,50,FEMALE,2024-01-05,,Flu\nP3,60,f,2024-01-06,2024-01-07,Flu\n"
+    ).encode(),
     "duplicates.csv": (HEADER + GOOD + GOOD + "P1,40,M,01/01/2024,2024-01-05,Cold\n").encode(),
     "reordered_extra.csv": b"diagnosis,ward,discharge_date,admission_date,gender,age,patient_id\nFlu,W3,2024-01-03,2024-01-01,F,33,P7\n",
-    "implausible.csv": (HEADER + "P1,40,M,2030-01-01,2030-01-02,Flu\nP2,130,F,2024-01-01,2024-01-02,Flu\nP3,-1,F,2024-01-01,2024-01-02,Flu\n").encode(),
+    "implausible.csv": (
+        HEADER
+        + "P1,40,M,2030-01-01,2030-01-02,Flu\nP2,130,F,2024-01-01,2024-01-02,Flu\nP3,-1,F,2024-01-01,2024-01-02,Flu\n"
+    ).encode(),
 }
 
 
@@ -172,5 +182,9 @@ def test_reordered_columns_and_extras_are_read_by_name(processed):
 
 def test_implausible_rows_are_quarantined_with_rule_ids(processed):
     quarantined = table(processed[1], "patients_quarantined_records", "implausible.csv")
-    assert [list(r) for r in quarantined["reasons"]] == [["future_admission"], ["age_out_of_range"], ["age_out_of_range"]]
+    assert [list(r) for r in quarantined["reasons"]] == [
+        ["future_admission"],
+        ["age_out_of_range"],
+        ["age_out_of_range"],
+    ]
     assert RUN_DATE.year < 2030

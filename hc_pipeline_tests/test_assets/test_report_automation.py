@@ -8,8 +8,10 @@ from hc_pipeline.runner import run_pending
 from hc_pipeline_tests.conftest import RUN_DATE
 
 REPORTS = [dg.AssetKey(["facilities", n]) for n in ("facility_metrics", "expiring_accreditations", "state_counts")]
-FACILITY = b'{"facility_id": "FAC-1", "facility_name": "A", "state": "TX", "employee_count": 5, "services": ["x"], ' \
-           b'"accreditations": [{"name": "DNV", "expiry_date": "%s"}]}'
+FACILITY = (
+    b'{"facility_id": "FAC-1", "facility_name": "A", "state": "TX", "employee_count": 5, "services": ["x"], '
+    b'"accreditations": [{"name": "DNV", "expiry_date": "%s"}]}'
+)
 
 
 def land_and_curate(defs, instance, land, name: str, expiry: str) -> None:
@@ -17,7 +19,9 @@ def land_and_curate(defs, instance, land, name: str, expiry: str) -> None:
     key = partition_key_for(obj.key, obj.version)
     instance.add_dynamic_partitions("facilities_files", [key])
     per_file = [a for a in defs.assets if a.partitions_def and all(k.path[0] == "facilities" for k in a.keys)]
-    result = dg.materialize(per_file, partition_key=key, instance=instance, resources=defs.resources, tags=run_tags(obj))
+    result = dg.materialize(
+        per_file, partition_key=key, instance=instance, resources=defs.resources, tags=run_tags(obj)
+    )
     assert result.success
 
 

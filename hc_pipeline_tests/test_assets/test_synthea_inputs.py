@@ -7,8 +7,13 @@ from hc_pipeline_tests.test_sources.test_synthea_zip import csv_bytes, encounter
 
 
 def test_encounter_of_an_unknown_patient_is_quarantined_with_its_rule(defs, instance, land, resources):
-    data = export([patient("p-1")], [encounter("e-1", "p-1", "2024-01-01T08:00:00Z", "2024-01-04T08:00:00Z"),
-                                     encounter("e-2", "p-404", "2024-02-01T08:00:00Z", "2024-02-02T08:00:00Z")])
+    data = export(
+        [patient("p-1")],
+        [
+            encounter("e-1", "p-1", "2024-01-01T08:00:00Z", "2024-01-04T08:00:00Z"),
+            encounter("e-2", "p-404", "2024-02-01T08:00:00Z", "2024-02-02T08:00:00Z"),
+        ],
+    )
     land("patients/export.zip", data)
     assert process(defs, instance).failed == []
     engine = resources["query_engine"]

@@ -37,8 +37,14 @@ def athena_proxy(moto_athena: str):
 def make_engine(endpoint: str, **overrides) -> AthenaQueryEngine:
     """An engine pointed at `endpoint`, polling fast enough for tests."""
     config = dict(
-        region_name="us-east-1", endpoint_url=endpoint, database=DATABASE, workgroup="primary",
-        output_location=OUTPUT, poll_interval_seconds=0.01, max_poll_interval_seconds=0.05, timeout_seconds=10,
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        database=DATABASE,
+        workgroup="primary",
+        output_location=OUTPUT,
+        poll_interval_seconds=0.01,
+        max_poll_interval_seconds=0.05,
+        timeout_seconds=10,
     )
     return AthenaQueryEngine(**{**config, **overrides})
 
@@ -58,7 +64,8 @@ def athena_result(columns: list[tuple[str, str]], rows: list[list]) -> dict:
 def preset_results(endpoint: str, *results: dict) -> None:
     """Queue results on moto's Athena; each new query takes the next one (FIFO)."""
     response = requests.post(
-        f"{endpoint}/moto-api/static/athena/query-results", json={"region": "us-east-1", "results": list(results)},
+        f"{endpoint}/moto-api/static/athena/query-results",
+        json={"region": "us-east-1", "results": list(results)},
         timeout=10,
     )
     assert response.status_code == 201, response.text

@@ -3,6 +3,10 @@
 import pytest
 from moto.server import ThreadedMotoServer
 
+# The S3 and Athena fixtures, shared by every module here without importing them one by one.
+from hc_pipeline_tests.test_aws.athena_fixtures import athena_proxy, moto_athena  # noqa: F401
+from hc_pipeline_tests.test_aws.s3_fixtures import fault_proxy, s3_endpoint, s3_resources  # noqa: F401
+
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

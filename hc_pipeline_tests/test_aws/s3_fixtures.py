@@ -16,8 +16,10 @@ from hc_pipeline.deployment import build_resources
 BUCKET = "hc-lake"
 PREFIX = "hc/dev"
 REGION = "us-east-1"
-SLOW_DOWN = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
-             b"<Message>Please reduce your request rate.</Message></Error>")
+SLOW_DOWN = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
+    b"<Message>Please reduce your request rate.</Message></Error>"
+)
 
 
 def s3_client(endpoint: str):
@@ -26,8 +28,13 @@ def s3_client(endpoint: str):
 
 def s3_env(endpoint: str, **extra: str) -> dict[str, str]:
     """The environment that switches the deployment to the bucket on `endpoint`."""
-    return {"HC_S3_BUCKET": BUCKET, "HC_S3_PREFIX": PREFIX, "HC_S3_ENDPOINT_URL": endpoint,
-            "AWS_REGION": REGION, **extra}
+    return {
+        "HC_S3_BUCKET": BUCKET,
+        "HC_S3_PREFIX": PREFIX,
+        "HC_S3_ENDPOINT_URL": endpoint,
+        "AWS_REGION": REGION,
+        **extra,
+    }
 
 
 def empty_bucket(endpoint: str) -> str:
@@ -52,7 +59,7 @@ def s3_resources(s3_endpoint: str) -> dict:
 def keys_under(endpoint: str, zone: str) -> list[str]:
     """Every object key under `<prefix>/<zone>/`, relative to the prefix."""
     pages = s3_client(endpoint).get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=f"{PREFIX}/{zone}/")
-    return [item["Key"][len(PREFIX) + 1:] for page in pages for item in page.get("Contents", [])]
+    return [item["Key"][len(PREFIX) + 1 :] for page in pages for item in page.get("Contents", [])]
 
 
 class FaultProxy:

@@ -8,23 +8,23 @@ import pandas as pd
 import pytest
 
 from hc_pipeline.resources.athena import AthenaQueryError, AthenaQueryTimeout, QueryStats, poll_delays
-from hc_pipeline_tests.test_aws.athena_fixtures import (  # noqa: F401 (fixtures)
+from hc_pipeline_tests.test_aws.athena_fixtures import (
     DATABASE,
     OUTPUT,
     athena_client,
-    athena_proxy,
     athena_result,
     hold_queries,
     make_engine,
-    moto_athena,
     preset_results,
 )
 
 
 def test_query_runs_sql_verbatim_in_database_workgroup_and_output_location(moto_athena):
     athena_client(moto_athena).create_work_group(Name="hc_wg", Configuration={})
-    sql = ("SELECT element_at(services, 1) AS first FROM facilities_curated_records "
-           "WHERE date_add('month', 6, d) > current_date")
+    sql = (
+        "SELECT element_at(services, 1) AS first FROM facilities_curated_records "
+        "WHERE date_add('month', 6, d) > current_date"
+    )
 
     make_engine(moto_athena, workgroup="hc_wg").query(sql)
 
@@ -45,9 +45,10 @@ def test_without_output_location_the_workgroup_setting_applies(athena_proxy):
 
 
 def test_results_page_through_2500_rows_in_order_with_one_header(athena_proxy):
-    preset_results(athena_proxy.upstream.geturl(), athena_result(
-        [("n", "integer"), ("label", "varchar")], [[n, f"row {n}"] for n in range(2500)]
-    ))
+    preset_results(
+        athena_proxy.upstream.geturl(),
+        athena_result([("n", "integer"), ("label", "varchar")], [[n, f"row {n}"] for n in range(2500)]),
+    )
 
     frame = make_engine(athena_proxy.endpoint).query("SELECT n, label FROM numbers ORDER BY n")
 
@@ -60,27 +61,79 @@ def test_results_page_through_2500_rows_in_order_with_one_header(athena_proxy):
 
 def test_every_athena_type_converts_and_blank_or_missing_values_are_null(moto_athena):
     columns = [
-        ("flag", "boolean"), ("tiny", "tinyint"), ("small", "smallint"), ("whole", "integer"), ("big", "bigint"),
-        ("dbl", "double"), ("flt", "float"), ("rl", "real"), ("dec", "decimal"), ("day", "date"),
-        ("at", "timestamp"), ("text", "varchar"), ("code", "char"), ("arr", "array"), ("mp", "map"),
-        ("rw", "row"), ("js", "json"),
+        ("flag", "boolean"),
+        ("tiny", "tinyint"),
+        ("small", "smallint"),
+        ("whole", "integer"),
+        ("big", "bigint"),
+        ("dbl", "double"),
+        ("flt", "float"),
+        ("rl", "real"),
+        ("dec", "decimal"),
+        ("day", "date"),
+        ("at", "timestamp"),
+        ("text", "varchar"),
+        ("code", "char"),
+        ("arr", "array"),
+        ("mp", "map"),
+        ("rw", "row"),
+        ("js", "json"),
     ]
     values = [
-        "true", "-5", "300", "70000", "9007199254740993", "1.5", "2.25", "-0.5", "1234.56", "2024-02-29",
-        "2024-02-29 13:45:01.123", 'héllo, "world"', "AB", "[a, b]", "{k=1}", "{body=JC, id=1}", '{"a": 1}',
+        "true",
+        "-5",
+        "300",
+        "70000",
+        "9007199254740993",
+        "1.5",
+        "2.25",
+        "-0.5",
+        "1234.56",
+        "2024-02-29",
+        "2024-02-29 13:45:01.123",
+        'héllo, "world"',
+        "AB",
+        "[a, b]",
+        "{k=1}",
+        "{body=JC, id=1}",
+        '{"a": 1}',
     ]
     preset_results(moto_athena, athena_result(columns, [values, [""] * len(values), [None] * len(values)]))
 
     frame = make_engine(moto_athena).query("SELECT * FROM everything")
 
     assert [str(t) for t in frame.dtypes] == [
-        "boolean", "Int64", "Int64", "Int64", "Int64", "float64", "float64", "float64", "float64", "object",
-        "datetime64[ns]", *["string"] * 6,
+        "boolean",
+        "Int64",
+        "Int64",
+        "Int64",
+        "Int64",
+        "float64",
+        "float64",
+        "float64",
+        "float64",
+        "object",
+        "datetime64[ns]",
+        *["string"] * 6,
     ]
     first = frame.iloc[0].tolist()
     assert first == [
-        True, -5, 300, 70000, 9007199254740993, 1.5, 2.25, -0.5, 1234.56, dt.date(2024, 2, 29),
-        pd.Timestamp("2024-02-29 13:45:01.123"), 'héllo, "world"', "AB", "[a, b]", "{k=1}", "{body=JC, id=1}",
+        True,
+        -5,
+        300,
+        70000,
+        9007199254740993,
+        1.5,
+        2.25,
+        -0.5,
+        1234.56,
+        dt.date(2024, 2, 29),
+        pd.Timestamp("2024-02-29 13:45:01.123"),
+        'héllo, "world"',
+        "AB",
+        "[a, b]",
+        "{k=1}",
+        "{body=JC, id=1}",
         '{"a": 1}',
     ]
     assert frame.iloc[1:].isna().all().all()
@@ -118,8 +171,9 @@ def test_polls_back_off_exponentially_up_to_the_cap():
 
 
 def test_query_with_stats_reports_id_bytes_scanned_and_engine_time(athena_proxy):
-    athena_proxy.finish("FROM facilities_state_counts", "SUCCEEDED", DataScannedInBytes=123456,
-                        EngineExecutionTimeInMillis=789)
+    athena_proxy.finish(
+        "FROM facilities_state_counts", "SUCCEEDED", DataScannedInBytes=123456, EngineExecutionTimeInMillis=789
+    )
     engine = make_engine(athena_proxy.endpoint)
 
     frame, stats = engine.query_with_stats("SELECT * FROM facilities_state_counts")
@@ -136,10 +190,13 @@ def test_tables_lists_the_glue_tables_of_the_database(moto_athena):
     glue.create_database(DatabaseInput={"Name": DATABASE})
     glue.create_database(DatabaseInput={"Name": "other"})
     for database, name in [(DATABASE, "patients_raw_records"), (DATABASE, "facilities_state_counts"), ("other", "x")]:
-        glue.create_table(DatabaseName=database, TableInput={
-            "Name": name,
-            "StorageDescriptor": {"Columns": [{"Name": "Id", "Type": "string"}], "Location": f"s3://lake/{name}/"},
-        })
+        glue.create_table(
+            DatabaseName=database,
+            TableInput={
+                "Name": name,
+                "StorageDescriptor": {"Columns": [{"Name": "Id", "Type": "string"}], "Location": f"s3://lake/{name}/"},
+            },
+        )
     engine = make_engine(moto_athena)
 
     assert engine.tables() == ["facilities_state_counts", "patients_raw_records"]

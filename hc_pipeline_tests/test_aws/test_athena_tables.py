@@ -13,38 +13,45 @@ from sqlglot import exp
 
 from hc_pipeline.io_managers.athena_tables import LakeAthenaIOManager, athena_type
 from hc_pipeline.resources.storage import LakeStorage
-from hc_pipeline_tests.test_aws.athena_fixtures import (  # noqa: F401 (fixtures)
+from hc_pipeline_tests.test_aws.athena_fixtures import (
     DATABASE,
     athena_result,
     executed_sql,
     make_engine,
-    moto_athena,
     preset_results,
 )
 
 ACCREDITATION = pa.struct([("body", pa.string()), ("id", pa.string()), ("expiry_date", pa.date32())])
 EXPECTED_TYPES = {
-    "facility_id": "string", "employee_count": "bigint", "n_services": "bigint", "score": "double",
-    "active": "boolean", "first_accreditation_expiry": "date", "landed_at": "timestamp",
-    "services": "array<string>", "accreditations": "array<struct<body:string,id:string,expiry_date:date>>",
+    "facility_id": "string",
+    "employee_count": "bigint",
+    "n_services": "bigint",
+    "score": "double",
+    "active": "boolean",
+    "first_accreditation_expiry": "date",
+    "landed_at": "timestamp",
+    "services": "array<string>",
+    "accreditations": "array<struct<body:string,id:string,expiry_date:date>>",
 }
 
 
 def every_type_frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "facility_id": pd.array(["F1", None], dtype="string[pyarrow]"),
-        "employee_count": [120, 8],
-        "n_services": pd.array([3, None], dtype="Int64"),
-        "score": [0.5, None],
-        "active": [True, False],
-        "first_accreditation_expiry": pd.Series([dt.date(2025, 3, 1), None], dtype=pd.ArrowDtype(pa.date32())),
-        "landed_at": pd.to_datetime(["2025-06-30 12:00:00", None]),
-        "services": pd.Series([["lab", "icu"], []], dtype=pd.ArrowDtype(pa.list_(pa.string()))),
-        "accreditations": pd.Series(
-            [[{"body": "JC", "id": "A-1", "expiry_date": dt.date(2025, 3, 1)}], []],
-            dtype=pd.ArrowDtype(pa.list_(ACCREDITATION)),
-        ),
-    })
+    return pd.DataFrame(
+        {
+            "facility_id": pd.array(["F1", None], dtype="string[pyarrow]"),
+            "employee_count": [120, 8],
+            "n_services": pd.array([3, None], dtype="Int64"),
+            "score": [0.5, None],
+            "active": [True, False],
+            "first_accreditation_expiry": pd.Series([dt.date(2025, 3, 1), None], dtype=pd.ArrowDtype(pa.date32())),
+            "landed_at": pd.to_datetime(["2025-06-30 12:00:00", None]),
+            "services": pd.Series([["lab", "icu"], []], dtype=pd.ArrowDtype(pa.list_(pa.string()))),
+            "accreditations": pd.Series(
+                [[{"body": "JC", "id": "A-1", "expiry_date": dt.date(2025, 3, 1)}], []],
+                dtype=pd.ArrowDtype(pa.list_(ACCREDITATION)),
+            ),
+        }
+    )
 
 
 @pytest.fixture
@@ -73,18 +80,35 @@ def seed_catalog(endpoint: str, location: str, columns: dict[str, str]) -> None:
     """Register the table in Glue as an earlier run's DDL would have (moto's Athena does not)."""
     glue = boto3.client("glue", region_name="us-east-1", endpoint_url=endpoint)
     glue.create_database(DatabaseInput={"Name": DATABASE})
-    glue.create_table(DatabaseName=DATABASE, TableInput={
-        "Name": "facilities_curated_records",
-        "StorageDescriptor": {"Columns": [{"Name": n, "Type": t} for n, t in columns.items()], "Location": location},
-    })
+    glue.create_table(
+        DatabaseName=DATABASE,
+        TableInput={
+            "Name": "facilities_curated_records",
+            "StorageDescriptor": {
+                "Columns": [{"Name": n, "Type": t} for n, t in columns.items()],
+                "Location": location,
+            },
+        },
+    )
 
 
-@pytest.mark.parametrize(("arrow", "athena"), [
-    (pa.string(), "string"), (pa.large_string(), "string"), (pa.int64(), "bigint"), (pa.int32(), "int"),
-    (pa.float64(), "double"), (pa.bool_(), "boolean"), (pa.date32(), "date"), (pa.timestamp("ns"), "timestamp"),
-    (pa.list_(pa.string()), "array<string>"), (pa.list_(ACCREDITATION), EXPECTED_TYPES["accreditations"]),
-    (pa.decimal128(10, 2), "decimal(10,2)"), (pa.dictionary(pa.int8(), pa.string()), "string"),
-])
+@pytest.mark.parametrize(
+    ("arrow", "athena"),
+    [
+        (pa.string(), "string"),
+        (pa.large_string(), "string"),
+        (pa.int64(), "bigint"),
+        (pa.int32(), "int"),
+        (pa.float64(), "double"),
+        (pa.bool_(), "boolean"),
+        (pa.date32(), "date"),
+        (pa.timestamp("ns"), "timestamp"),
+        (pa.list_(pa.string()), "array<string>"),
+        (pa.list_(ACCREDITATION), EXPECTED_TYPES["accreditations"]),
+        (pa.decimal128(10, 2), "decimal(10,2)"),
+        (pa.dictionary(pa.int8(), pa.string()), "string"),
+    ],
+)
 def test_arrow_types_map_to_athena_ddl_types(arrow, athena):
     assert athena_type(arrow) == athena
 
@@ -154,21 +178,28 @@ def test_all_null_column_does_not_retype_the_table(lake):
 def test_partition_reads_back_through_sql_on_path_or_from_parquet(lake, read_via_sql):
     partitions = dg.StaticPartitionsDefinition(["a.csv@1", "b.csv@2"])
     frame = pd.DataFrame({"patient_id": ["P1", "P2"], "age": [40, 51]})
-    preset_results(lake.endpoint_url, {"rows": [], "column_info": []},  # the CREATE TABLE takes the first
-                   athena_result([("patient_id", "varchar"), ("age", "integer")], [["P1", 40], ["P2", 51]]))
+    preset_results(
+        lake.endpoint_url,
+        {"rows": [], "column_info": []},  # the CREATE TABLE takes the first
+        athena_result([("patient_id", "varchar"), ("age", "integer")], [["P1", 40], ["P2", 51]]),
+    )
     seen = {}
 
     @dg.asset(key=["patients", "curated_records"], partitions_def=partitions)
     def curated() -> pd.DataFrame:
         return frame
 
-    @dg.asset(key=["patients", "echo"], partitions_def=partitions,
-              ins={"curated": dg.AssetIn(key=["patients", "curated_records"])})
+    @dg.asset(
+        key=["patients", "echo"],
+        partitions_def=partitions,
+        ins={"curated": dg.AssetIn(key=["patients", "curated_records"])},
+    )
     def echo(curated: pd.DataFrame) -> None:
         seen["frame"] = curated
 
-    result = dg.materialize([curated, echo], partition_key="a.csv@1",
-                            resources={"io_manager": io_manager(lake, read_via_sql)})
+    result = dg.materialize(
+        [curated, echo], partition_key="a.csv@1", resources={"io_manager": io_manager(lake, read_via_sql)}
+    )
 
     assert result.success
     pd.testing.assert_frame_equal(seen["frame"], frame, check_dtype=False)

@@ -8,12 +8,9 @@ from hc_pipeline.definitions import make_definitions
 from hc_pipeline.resources.s3_landing import S3LandingZone
 from hc_pipeline.runner import run_pending
 from hc_pipeline_tests.conftest import RUN_DATE
-from hc_pipeline_tests.test_aws.s3_fixtures import (  # noqa: F401 (fixtures)
+from hc_pipeline_tests.test_aws.s3_fixtures import (
     BUCKET,
     PREFIX,
-    fault_proxy,
-    s3_endpoint,
-    s3_resources,
 )
 
 CSV = b"patient_id,age,gender,admission_date,discharge_date,diagnosis\nP1,40,M,2024-01-01,2024-01-03,Flu\n"
@@ -30,8 +27,11 @@ def test_io_steps_retry_with_exponential_backoff_and_jitter():
 
 def test_a_slow_down_on_the_landed_file_read_is_retried_to_success(s3_resources, fault_proxy, instance):
     # No SDK retries (botocore's max_attempts counts retries), so the retry we see is Dagster's RetryPolicy.
-    landing = S3LandingZone(bucket=BUCKET, prefix=PREFIX,
-                            s3=S3Resource(endpoint_url=fault_proxy.endpoint, region_name="us-east-1", max_attempts=0))
+    landing = S3LandingZone(
+        bucket=BUCKET,
+        prefix=PREFIX,
+        s3=S3Resource(endpoint_url=fault_proxy.endpoint, region_name="us-east-1", max_attempts=0),
+    )
     obj = landing.put("patients/a.csv", CSV)
     fault_proxy.fail(is_landed_object_read, times=1)
 

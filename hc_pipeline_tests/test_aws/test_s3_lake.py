@@ -10,14 +10,12 @@ import pyarrow
 from hc_pipeline.deployment import build_resources
 from hc_pipeline.io_managers.parquet import LakeParquetIOManager
 from hc_pipeline.partitions import files_partitions
-from hc_pipeline_tests.test_aws.s3_fixtures import (  # noqa: F401 (fixtures)
+from hc_pipeline_tests.test_aws.s3_fixtures import (
     BUCKET,
     PREFIX,
     keys_under,
     s3_client,
-    s3_endpoint,
     s3_env,
-    s3_resources,
 )
 
 
@@ -40,15 +38,22 @@ def test_parquet_io_manager_writes_the_partition_at_its_s3_key_and_reads_it_back
     def curated() -> pd.DataFrame:
         return frame
 
-    @dg.asset(key=["patients", "echo"], partitions_def=files_partitions["patients"],
-              ins={"curated": dg.AssetIn(key=["patients", "curated_records"])})
+    @dg.asset(
+        key=["patients", "echo"],
+        partitions_def=files_partitions["patients"],
+        ins={"curated": dg.AssetIn(key=["patients", "curated_records"])},
+    )
     def echo(curated: pd.DataFrame) -> None:
         pd.testing.assert_frame_equal(curated, frame)
 
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("patients_files", ["a.csv@12345678"])
-        result = dg.materialize([curated, echo], partition_key="a.csv@12345678", instance=instance,
-                                resources={"io_manager": LakeParquetIOManager(storage=storage)})
+        result = dg.materialize(
+            [curated, echo],
+            partition_key="a.csv@12345678",
+            instance=instance,
+            resources={"io_manager": LakeParquetIOManager(storage=storage)},
+        )
     assert result.success
     key = f"{PREFIX}/lake/patients/curated_records/a.csv@12345678.parquet"
     head = s3_client(s3_endpoint).head_object(Bucket=BUCKET, Key=key)
@@ -58,8 +63,13 @@ def test_parquet_io_manager_writes_the_partition_at_its_s3_key_and_reads_it_back
 
 def test_quarantine_copy_is_the_whole_file_with_its_reason(s3_resources, s3_endpoint):
     storage = s3_resources["storage"]
-    copy = storage.quarantine_file("patients", "bad.csv@0a1b2c3d", "bad [1].csv", b"\x00\x01binary",
-                                   {"file": "patients/bad [1].csv", "reason": "binary content"})
+    copy = storage.quarantine_file(
+        "patients",
+        "bad.csv@0a1b2c3d",
+        "bad [1].csv",
+        b"\x00\x01binary",
+        {"file": "patients/bad [1].csv", "reason": "binary content"},
+    )
     assert str(copy) == f"s3://{BUCKET}/{PREFIX}/quarantine/patients/bad.csv@0a1b2c3d/bad [1].csv"
     client, folder = s3_client(s3_endpoint), f"{PREFIX}/quarantine/patients/bad.csv@0a1b2c3d"
     assert client.get_object(Bucket=BUCKET, Key=f"{folder}/bad [1].csv")["Body"].read() == b"\x00\x01binary"
@@ -73,8 +83,10 @@ def test_duckdb_lists_and_queries_lake_tables_on_s3(s3_resources):
     for name, ages in (("a.csv@1", [40, 50]), ("b.csv@2", [60])):
         frame = pd.DataFrame({"patient_id": [f"{name}-{i}" for i in range(len(ages))], "age": ages})
         storage.write_bytes(storage.path("lake", "patients", "curated_records", f"{name}.parquet"), frame.to_parquet())
-    storage.write_bytes(storage.path("lake", "facilities", "state_counts", "data.parquet"),
-                        pd.DataFrame({"state": ["TX"], "facility_count": [3]}).to_parquet())
+    storage.write_bytes(
+        storage.path("lake", "facilities", "state_counts", "data.parquet"),
+        pd.DataFrame({"state": ["TX"], "facility_count": [3]}).to_parquet(),
+    )
     storage.write_json(storage.path("lake", "patients", "notes", "readme.json"), {"not": "a table"})
     assert engine.tables() == ["facilities_state_counts", "patients_curated_records"]
     counts = engine.query("SELECT count(*) AS n, sum(age) AS total FROM patients_curated_records")

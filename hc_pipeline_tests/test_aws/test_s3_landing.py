@@ -7,19 +7,17 @@ from hc_pipeline.deployment import build_resources
 from hc_pipeline.resources.landing import LocalLandingZone, VersionChanged
 from hc_pipeline.resources.s3_landing import S3LandingZone
 from hc_pipeline.resources.storage import LakeStorage
-from hc_pipeline_tests.test_aws.s3_fixtures import (  # noqa: F401 (fixtures)
+from hc_pipeline_tests.test_aws.s3_fixtures import (
     BUCKET,
     PREFIX,
-    fault_proxy,
     s3_client,
-    s3_endpoint,
-    s3_resources,
 )
 
 
 def landing_on(endpoint: str, **overrides) -> S3LandingZone:
-    return S3LandingZone(bucket=BUCKET, prefix=PREFIX, s3=S3Resource(endpoint_url=endpoint, region_name="us-east-1"),
-                         **overrides)
+    return S3LandingZone(
+        bucket=BUCKET, prefix=PREFIX, s3=S3Resource(endpoint_url=endpoint, region_name="us-east-1"), **overrides
+    )
 
 
 def test_put_lands_under_prefix_landing_and_describes_the_version(s3_resources, s3_endpoint):
@@ -61,7 +59,7 @@ def test_read_at_the_landed_version_and_refuse_a_replaced_one(s3_resources):
     assert landing.read_bytes(first.key, first.version) == b"first"
     second = landing.put("patients/a.csv", b"second")
     assert second.version != first.version
-    with pytest.raises(VersionChanged, match="patients/a.csv: the object changed after version"):
+    with pytest.raises(VersionChanged, match=r"patients/a\.csv: the object changed after version"):
         landing.read_bytes(first.key, first.version)
     assert landing.read_bytes(first.key) == b"second"
 
@@ -89,12 +87,23 @@ def test_without_a_prefix_the_landing_zone_is_at_the_bucket_root(s3_endpoint):
 
 
 def test_hc_s3_variables_switch_landing_storage_and_lake_to_s3():
-    resources = build_resources({"HC_S3_BUCKET": "b", "HC_S3_PREFIX": "/team/hc/", "HC_S3_SSE": "aws:kms",
-                                 "HC_S3_ENDPOINT_URL": "http://minio:9000", "AWS_REGION": "eu-west-1",
-                                 "AWS_DEFAULT_REGION": "us-east-1"})
+    resources = build_resources(
+        {
+            "HC_S3_BUCKET": "b",
+            "HC_S3_PREFIX": "/team/hc/",
+            "HC_S3_SSE": "aws:kms",
+            "HC_S3_ENDPOINT_URL": "http://minio:9000",
+            "AWS_REGION": "eu-west-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
     storage, landing = resources["storage"], resources["landing"]
     assert (storage.root, storage.endpoint_url, storage.sse, storage.region_name) == (
-        "s3://b/team/hc", "http://minio:9000", "aws:kms", "eu-west-1")
+        "s3://b/team/hc",
+        "http://minio:9000",
+        "aws:kms",
+        "eu-west-1",
+    )
     assert isinstance(landing, S3LandingZone)
     assert (landing.bucket, landing.prefix, landing.sse) == ("b", "team/hc", "aws:kms")
     assert (landing.s3.endpoint_url, landing.s3.region_name) == ("http://minio:9000", "eu-west-1")

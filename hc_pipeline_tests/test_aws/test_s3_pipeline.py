@@ -36,8 +36,9 @@ UNREADABLE = ("patients/scan [1].csv", b"\x89PNG\r\n\x1a\n\x00\x00binary")
 def hc(env: dict, cwd: Path, *args: str) -> subprocess.CompletedProcess:
     """`hc-pipeline ...` with only the given HC_* variables (plus the AWS test credentials)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("HC_")}
-    return subprocess.run([str(BIN / "hc-pipeline"), *args], env={**base, **env}, cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(BIN / "hc-pipeline"), *args], env={**base, **env}, cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +70,15 @@ def both(moto_server, tmp_path_factory):
         assert not summary.failed
         assert [s.split(" (")[0] for s in summary.stopped_by_checks] == [UNREADABLE[0]]
         results[name] = {"resources": resources, "summary": summary}
-    yield {**results, "home": home, "env": env, "endpoint": moto_server, "workdir": workdir, "files": files,
-           "proxy": proxy}
+    yield {
+        **results,
+        "home": home,
+        "env": env,
+        "endpoint": moto_server,
+        "workdir": workdir,
+        "files": files,
+        "proxy": proxy,
+    }
     proxy.close()
 
 
@@ -90,9 +98,14 @@ def test_every_domain_asset_table_is_equal_on_s3_and_locally(both):
     local, s3 = both["local"]["resources"]["query_engine"], both["s3"]["resources"]["query_engine"]
     tables = local.tables()
     assert s3.tables() == tables
-    assert {"patients_curated_records", "patients_anomaly_report", "facilities_curated_records",
-            "facilities_state_counts", "facilities_expiring_accreditations",
-            "facilities_facility_metrics"} <= set(tables)
+    assert {
+        "patients_curated_records",
+        "patients_anomaly_report",
+        "facilities_curated_records",
+        "facilities_state_counts",
+        "facilities_expiring_accreditations",
+        "facilities_facility_metrics",
+    } <= set(tables)
     local_con, s3_con = local.connect(), s3.connect()
     for table in tables:
         expected, actual = (con.execute(f"SELECT * FROM {table}").df() for con in (local_con, s3_con))
@@ -122,8 +135,11 @@ def test_every_object_the_s3_pipeline_wrote_carries_the_configured_sse(both):
     written = [key for zone in ZONES for key in keys_under(both["endpoint"], zone)]
     assert {key.split("/")[0] for key in written} == set(ZONES)
     assert client.list_objects_v2(Bucket=BUCKET)["KeyCount"] == len(written)  # nothing outside the zones
-    unencrypted = [key for key in written
-                   if client.head_object(Bucket=BUCKET, Key=f"{PREFIX}/{key}").get("ServerSideEncryption") != "AES256"]
+    unencrypted = [
+        key
+        for key in written
+        if client.head_object(Bucket=BUCKET, Key=f"{PREFIX}/{key}").get("ServerSideEncryption") != "AES256"
+    ]
     assert unencrypted == []
 
 
@@ -132,8 +148,11 @@ def test_every_request_stays_under_the_prefix_as_the_iam_policy_requires(both):
     for method, path, _ in both["proxy"].requests:
         parts = urlsplit(path)
         listed = parse_qs(parts.query).get("prefix", [None])[0]
-        inside = (listed or "").startswith(f"{PREFIX}/") if parts.path == f"/{BUCKET}" else (
-            unquote(parts.path).startswith(f"/{BUCKET}/{PREFIX}/"))
+        inside = (
+            (listed or "").startswith(f"{PREFIX}/")
+            if parts.path == f"/{BUCKET}"
+            else (unquote(parts.path).startswith(f"/{BUCKET}/{PREFIX}/"))
+        )
         if not inside:
             outside.append((method, path))
     assert both["proxy"].requests and outside == []  # e.g. no HeadBucket, no CreateBucket, no unscoped listing

@@ -16,13 +16,10 @@ from hc_pipeline.jobs import file_job
 from hc_pipeline.partitions import partition_key_for
 from hc_pipeline.resources.s3_landing import S3LandingZone
 from hc_pipeline.sensors import RUN_KEY_TAG, landing_sensor
-from hc_pipeline_tests.test_aws.s3_fixtures import (  # noqa: F401 (fixtures)
+from hc_pipeline_tests.test_aws.s3_fixtures import (
     BUCKET,
     PREFIX,
-    fault_proxy,
     s3_client,
-    s3_endpoint,
-    s3_resources,
 )
 
 CSV = b"patient_id,age,gender,admission_date,discharge_date,diagnosis\nP1,40,M,2024-01-01,2024-01-03,Flu\n"
@@ -55,16 +52,19 @@ def test_first_tick_requests_one_run_per_object_with_run_key_key_at_etag(sensor,
     assert result.dynamic_partitions_requests[0].partition_keys == [request.partition_key]
 
 
-def test_listing_of_2500_objects_is_paged_and_requested_across_ticks_within_the_cap(s3_resources, s3_endpoint,
-                                                                                   fault_proxy, instance):
+def test_listing_of_2500_objects_is_paged_and_requested_across_ticks_within_the_cap(
+    s3_resources, s3_endpoint, fault_proxy, instance
+):
     keys = [f"patients/batch/{i:05d}.csv" for i in range(2_500)]
     client = s3_client(s3_endpoint)  # one client for all threads: boto3 clients are thread-safe
     with ThreadPoolExecutor(max_workers=8) as pool:
         etags = dict(zip(keys, pool.map(lambda key: upload(s3_endpoint, key, key.encode(), client), keys)))
     cap = 1_000
     sensor = landing_sensor("patients", file_job("patients", patients.assets), max_runs=cap)
-    resources = {**s3_resources, "landing": S3LandingZone(bucket=BUCKET, prefix=PREFIX,
-                                                          s3=S3Resource(endpoint_url=fault_proxy.endpoint))}
+    resources = {
+        **s3_resources,
+        "landing": S3LandingZone(bucket=BUCKET, prefix=PREFIX, s3=S3Resource(endpoint_url=fault_proxy.endpoint)),
+    }
     requested, per_tick, cursor = [], [], None
     for _ in range(5):
         result = tick(sensor, resources, instance, cursor)
@@ -132,9 +132,18 @@ def test_a_reset_cursor_does_not_run_an_etag_that_already_ran(sensor, s3_resourc
 
 
 def test_unsafe_keys_become_safe_unique_partition_keys(sensor, s3_resources, s3_endpoint, instance):
-    keys = ["patients/a b.csv", "patients/a,b.csv", "patients/a_b.csv", "patients/adm [v2], émission.csv",
-            "patients/it's \"quoted\".csv", "patients/../up.csv", "patients/a..b.csv", "patients/x/../y.csv",
-            "patients/日本語.csv", "patients/{brace}(paren).csv"]
+    keys = [
+        "patients/a b.csv",
+        "patients/a,b.csv",
+        "patients/a_b.csv",
+        "patients/adm [v2], émission.csv",
+        'patients/it\'s "quoted".csv',
+        "patients/../up.csv",
+        "patients/a..b.csv",
+        "patients/x/../y.csv",
+        "patients/日本語.csv",
+        "patients/{brace}(paren).csv",
+    ]
     for i, key in enumerate(keys):
         upload(s3_endpoint, key, f"{i}".encode())
     result = tick(sensor, s3_resources, instance)
@@ -152,8 +161,9 @@ def test_listing_error_skips_with_the_reason_and_the_next_tick_gets_everything(s
     server.start()
     port = server.get_host_and_port()[1]
     # The same in-process moto backend as s3_endpoint: only this door closes and reopens.
-    landing = S3LandingZone(bucket=BUCKET, prefix=PREFIX,
-                            s3=S3Resource(endpoint_url=f"http://127.0.0.1:{port}", max_attempts=0))
+    landing = S3LandingZone(
+        bucket=BUCKET, prefix=PREFIX, s3=S3Resource(endpoint_url=f"http://127.0.0.1:{port}", max_attempts=0)
+    )
     resources = {"landing": landing}
     upload(s3_endpoint, "patients/before.csv", b"before")
     first = tick(sensor, resources, instance)
@@ -172,6 +182,8 @@ def test_listing_error_skips_with_the_reason_and_the_next_tick_gets_everything(s
         time.sleep(0.1)
         back = tick(sensor, resources, instance, first.cursor)
         assert sorted(r.run_key.split("@")[0] for r in back.run_requests) == [
-            "patients/during-1.csv", "patients/during-2.csv"]
+            "patients/during-1.csv",
+            "patients/during-2.csv",
+        ]
     finally:
         server.stop()

@@ -66,7 +66,11 @@ def test_flat_and_nested_variants_normalise_to_one_schema():
     assert list(curated.columns) == CURATED_COLUMNS
     first, second = curated.to_dict("records")
     assert {k: first[k] for k in ("facility_id", "facility_name", "state", "employee_count", "n_services")} == {
-        "facility_id": "F-FLAT", "facility_name": "Flat Clinic", "state": "TX", "employee_count": 20, "n_services": 2,
+        "facility_id": "F-FLAT",
+        "facility_name": "Flat Clinic",
+        "state": "TX",
+        "employee_count": 20,
+        "n_services": 2,
     }
     assert pd.isna(first["city"]) and pd.isna(first["zip"])
     assert list(first["services"]) == ["ER", "Lab"]
@@ -91,7 +95,8 @@ def test_curated_frame_serves_the_sql_reports():
     sql = athena_to_duckdb(render_sql("expiring_accreditations", as_of=RUN_DATE, horizon_days=180))
     rows = connection.execute(sql).fetchall()
     assert [(r[0], r[3], r[6], r[7]) for r in rows] == [
-        ("F-OLD", "X", -59, "expired"), ("F-NEST", "CAP", 122, "upcoming"),
+        ("F-OLD", "X", -59, "expired"),
+        ("F-NEST", "CAP", 122, "upcoming"),
     ]
 
 
@@ -228,7 +233,10 @@ def test_expired_accreditation_is_a_warning_and_the_run_date_itself_is_not_expir
 
 def test_duplicate_facility_within_the_file_flags_later_rows_only():
     assert findings(flat("F1"), nested("F2"), nested("F1"), flat("F1")) == [
-        set(), set(), {"duplicate_facility"}, {"duplicate_facility"},
+        set(),
+        set(),
+        {"duplicate_facility"},
+        {"duplicate_facility"},
     ]
 
 
@@ -242,7 +250,11 @@ def test_missing_ids_are_not_duplicates_of_each_other():
 
 def test_each_rule_has_the_declared_severity():
     errors = {
-        "missing_facility_id", "invalid_json", "invalid_employee_count", "unparseable_expiry_date", "invalid_state",
+        "missing_facility_id",
+        "invalid_json",
+        "invalid_employee_count",
+        "unparseable_expiry_date",
+        "invalid_state",
     }
     warnings = {"missing_accreditations", "expired_accreditation", "duplicate_facility"}
     assert {r for r, rule in RULES.items() if rule.severity == "error"} == errors
@@ -251,8 +263,14 @@ def test_each_rule_has_the_declared_severity():
 
 def test_rows_are_conserved_and_findings_reported():
     records = [
-        flat("F1"), nested("F2"), flat(None), "oops", flat("F3", state="XX", employee_count=-5),
-        nested("F2"), flat("F4", accreditations=[]), flat("F5", accreditations=[{"name": "A"}]),
+        flat("F1"),
+        nested("F2"),
+        flat(None),
+        "oops",
+        flat("F3", state="XX", employee_count=-5),
+        nested("F2"),
+        flat("F4", accreditations=[]),
+        flat("F5", accreditations=[{"name": "A"}]),
     ]
     raw, result = run(*records, known_ids={"F4"})
     assert result.conserved(len(raw)) and len(raw) == len(records)
@@ -261,14 +279,21 @@ def test_rows_are_conserved_and_findings_reported():
     assert list(result.quarantined.columns) == QUARANTINED_COLUMNS
     assert result.quarantined["source_row"].tolist() == [3, 4, 5, 8]
     assert [list(r) for r in result.quarantined["reasons"]] == [
-        ["missing_facility_id"], ["invalid_json"], ["invalid_employee_count", "invalid_state"],
+        ["missing_facility_id"],
+        ["invalid_json"],
+        ["invalid_employee_count", "invalid_state"],
         ["unparseable_expiry_date"],
     ]
     report = report_findings(result.curated, result.quarantined)
     assert report[["source_row", "rule", "severity"]].values.tolist() == [
-        [3, "missing_facility_id", "error"], [4, "invalid_json", "error"], [5, "invalid_employee_count", "error"],
-        [5, "invalid_state", "error"], [6, "duplicate_facility", "warning"], [7, "duplicate_facility", "warning"],
-        [7, "missing_accreditations", "warning"], [8, "unparseable_expiry_date", "error"],
+        [3, "missing_facility_id", "error"],
+        [4, "invalid_json", "error"],
+        [5, "invalid_employee_count", "error"],
+        [5, "invalid_state", "error"],
+        [6, "duplicate_facility", "warning"],
+        [7, "duplicate_facility", "warning"],
+        [7, "missing_accreditations", "warning"],
+        [8, "unparseable_expiry_date", "error"],
     ]
     CuratedFacilities.validate(result.curated, lazy=True)
 
@@ -291,8 +316,11 @@ def test_generated_files_yield_exactly_their_injected_defects():
         data = (b"\xef\xbb\xbf" if generated.bom else b"") + generated.text.encode("utf-8")
         raw = read_facilities(data, f"facilities/{generated.name}")
         result = curate(raw, RUN_DATE, known_ids=known)
-        found = {(int(row), rule) for row, hits in zip(raw["source_row"], result.masks.to_numpy())
-                 for rule in result.masks.columns[hits]}
+        found = {
+            (int(row), rule)
+            for row, hits in zip(raw["source_row"], result.masks.to_numpy())
+            for rule in result.masks.columns[hits]
+        }
         assert found == set(generated.defects), generated.name
         assert result.conserved(len(raw))
         known |= set(result.curated["facility_id"])

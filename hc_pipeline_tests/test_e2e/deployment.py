@@ -34,16 +34,25 @@ class Deployment:
         (self.home / "tmp").mkdir(parents=True, exist_ok=True)
         (self.home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
         # Create the instance's schema once: daemon and webserver racing to do it can both fail.
-        subprocess.run([str(BIN / "dagster"), "instance", "migrate"], cwd=REPO, env=self.env, check=True,
-                       capture_output=True, timeout=300)
+        subprocess.run(
+            [str(BIN / "dagster"), "instance", "migrate"],
+            cwd=REPO,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
         workspace = str(REPO / "workspace.yaml")
         for name, args in (
             ("daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace]),
             ("webserver", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(self.port), "-w", workspace]),
         ):
             log = (self.home / f"{name}.log").open("wb")
-            self.processes.append(subprocess.Popen(args, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                                   start_new_session=True))
+            self.processes.append(
+                subprocess.Popen(
+                    args, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -51,7 +60,7 @@ class Deployment:
                     return self
             except OSError:
                 if any(p.poll() is not None for p in self.processes):
-                    raise RuntimeError(f"a Dagster process exited early; see {self.home}/*.log")
+                    raise RuntimeError(f"a Dagster process exited early; see {self.home}/*.log") from None
                 time.sleep(0.5)
         raise TimeoutError(f"webserver not up after {timeout}s; see {self.home}/webserver.log")
 

@@ -19,10 +19,14 @@ pytestmark = pytest.mark.e2e
 
 BUCKET, PREFIX = "hc-e2e", "platform"
 TICK = 2
-PATIENTS = b"patient_id,age,gender,admission_date,discharge_date,diagnosis\nP1,40,M,2024-01-01,2024-01-03,Flu\n" \
-           b"P2,,F,2024-01-02,2024-01-05,Flu\nP3,abc,F,2024-01-02,2024-01-05,Flu\n"
-FACILITY = b'{"facility_id": "FAC-1", "facility_name": "North Clinic", "state": "tx", "employee_count": 12, ' \
-           b'"services": ["lab"], "accreditations": [{"name": "DNV", "expiry_date": "2099-01-01"}]}'
+PATIENTS = (
+    b"patient_id,age,gender,admission_date,discharge_date,diagnosis\nP1,40,M,2024-01-01,2024-01-03,Flu\n"
+    b"P2,,F,2024-01-02,2024-01-05,Flu\nP3,abc,F,2024-01-02,2024-01-05,Flu\n"
+)
+FACILITY = (
+    b'{"facility_id": "FAC-1", "facility_name": "North Clinic", "state": "tx", "employee_count": 12, '
+    b'"services": ["lab"], "accreditations": [{"name": "DNV", "expiry_date": "2099-01-01"}]}'
+)
 UNREADABLE = b"\x89PNG\r\n\x1a\n\x00\x00binary"
 
 RUNS = """query Runs($job: String!) { runsOrError(filter: {pipelineName: $job}) { ... on Runs { results {
@@ -50,9 +54,13 @@ def aws(moto_endpoint):
 @pytest.fixture(scope="module")
 def platform(aws, tmp_path_factory):
     env = {
-        "HC_S3_BUCKET": BUCKET, "HC_S3_PREFIX": PREFIX, "HC_S3_ENDPOINT_URL": aws["endpoint"],
-        "HC_SNS_TOPIC_ARN": aws["topic"], "AWS_ENDPOINT_URL_SNS": aws["endpoint"],
-        "HC_SENSOR_INTERVAL_SECONDS": str(TICK), "HC_HOME": str(tmp_path_factory.mktemp("unused_home")),
+        "HC_S3_BUCKET": BUCKET,
+        "HC_S3_PREFIX": PREFIX,
+        "HC_S3_ENDPOINT_URL": aws["endpoint"],
+        "HC_SNS_TOPIC_ARN": aws["topic"],
+        "AWS_ENDPOINT_URL_SNS": aws["endpoint"],
+        "HC_SENSOR_INTERVAL_SECONDS": str(TICK),
+        "HC_HOME": str(tmp_path_factory.mktemp("unused_home")),
     }
     deployment = Deployment(tmp_path_factory.mktemp("dagster_home"), env).start()
     yield deployment
@@ -79,8 +87,10 @@ def materialized_partitions(platform, path: list[str]) -> list:
 
 def messages(aws) -> list[str]:
     received = aws["sqs"].receive_message(QueueUrl=aws["queue"], MaxNumberOfMessages=10, WaitTimeSeconds=1)
-    return [json.loads(m["Body"]).get("Message", "") + json.loads(m["Body"]).get("Subject", "")
-            for m in received.get("Messages", [])]
+    return [
+        json.loads(m["Body"]).get("Message", "") + json.loads(m["Body"]).get("Subject", "")
+        for m in received.get("Messages", [])
+    ]
 
 
 def test_uploads_become_sensor_runs_that_succeed(platform, aws):
@@ -108,14 +118,20 @@ def test_curated_reports_and_checks_are_recorded(platform):
 def test_unreadable_file_fails_its_check_blocks_downstream_and_notifies(platform, aws):
     upload(aws, "patients", "scan.png", UNREADABLE)
     wait_for(lambda: finished(platform, "patients_file_job", 2), 300, what="the unreadable file's run")
-    failed = [e for e in platform.graphql(CHECKS, {"path": ["patients", "raw_records"], "name": "file_readable"})
-              ["assetCheckExecutions"] if not e["evaluation"]["success"]]
+    failed = [
+        e
+        for e in platform.graphql(CHECKS, {"path": ["patients", "raw_records"], "name": "file_readable"})[
+            "assetCheckExecutions"
+        ]
+        if not e["evaluation"]["success"]
+    ]
     partition = {t["key"]: t["value"] for t in failed[0]["run"]["tags"]}["dagster/partition"] if failed else ""
     assert len(failed) == 1 and partition.startswith("scan.png@")
     assert partition in materialized_partitions(platform, ["patients", "raw_records"])
     assert partition not in materialized_partitions(platform, ["patients", "curated_records"])
-    received = wait_for(lambda: [m for m in messages(aws) if "file_readable" in m or "scan.png" in m], 120,
-                        what="a notification")
+    received = wait_for(
+        lambda: [m for m in messages(aws) if "file_readable" in m or "scan.png" in m], 120, what="a notification"
+    )
     assert any("scan.png" in m for m in received)
 
 
@@ -130,22 +146,45 @@ def test_ui_lists_the_assets_and_the_checks_in_chromium(platform, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.fail("chromium is not installed: `make test` installs the Debian package `chromium`")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--window-size=1400,900", "--virtual-time-budget=20000"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,900",
+        "--virtual-time-budget=20000",
+    ]
     pages = {
-        "graph": (f"{platform.url}/locations/hc_pipeline.definitions/asset-groups/patients",
-                  ["raw_records", "curated_records", "readmission_rates"]),
-        "catalog": (f"{platform.url}/assets?groups=patients", ["anomaly_report", "readmission_rates", "curated_records"]),
-        "checks": (f"{platform.url}/assets/patients/curated_records?view=checks",
-                   ["curated_schema", "row_conservation", "completeness", "plausibility"]),
+        "graph": (
+            f"{platform.url}/locations/hc_pipeline.definitions/asset-groups/patients",
+            ["raw_records", "curated_records", "readmission_rates"],
+        ),
+        "catalog": (
+            f"{platform.url}/assets?groups=patients",
+            ["anomaly_report", "readmission_rates", "curated_records"],
+        ),
+        "checks": (
+            f"{platform.url}/assets/patients/curated_records?view=checks",
+            ["curated_schema", "row_conservation", "completeness", "plausibility"],
+        ),
     }
     for name, (url, expected) in pages.items():
         profile = tmp_path / f"profile-{name}"
-        dom = subprocess.run([chromium, *flags, f"--user-data-dir={profile}", "--dump-dom", url],
-                             capture_output=True, text=True, timeout=120).stdout
-        subprocess.run([chromium, *flags, f"--user-data-dir={profile}", f"--screenshot={tmp_path / name}.png", url],
-                       capture_output=True, timeout=120)
+        dom = subprocess.run(
+            [chromium, *flags, f"--user-data-dir={profile}", "--dump-dom", url],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
+        subprocess.run(
+            [chromium, *flags, f"--user-data-dir={profile}", f"--screenshot={tmp_path / name}.png", url],
+            capture_output=True,
+            timeout=120,
+        )
         missing = [word for word in expected if word not in dom]
         assert not missing, f"{name} page lacks {missing}"
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000

@@ -18,8 +18,65 @@ RUN_DATE = dt.date(2025, 6, 15)
 ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")
 GENDERS = {"m", "male", "f", "female", "o", "other", "u", "unknown"}
 USPS = set(
-    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR "
-    "PA RI SC SD TN TX UT VT VA WA WV WI WY DC PR GU VI AS MP UM".split()
+    [
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "DC",
+        "PR",
+        "GU",
+        "VI",
+        "AS",
+        "MP",
+        "UM",
+    ]
 )
 
 
@@ -159,7 +216,7 @@ def facility_findings(folder, run_date):
             count = record.get("employee_count")
             if count is not None and (not isinstance(count, (int, float)) or count < 0 or count != int(count)):
                 found.add("invalid_employee_count")
-            if (record["location"] if "location" in record else record).get("state") not in USPS:
+            if (record.get("location", record)).get("state") not in USPS:
                 found.add("invalid_state")
             if not record.get("accreditations"):
                 found.add("missing_accreditations")
@@ -176,8 +233,10 @@ def facility_findings(folder, run_date):
 
 
 def test_same_seed_writes_identical_files_and_another_seed_does_not(tmp_path):
-    runs = [generate(tmp_path / name, patients=1200, facilities=60, seed=seed, run_date=RUN_DATE)
-            for name, seed in (("a", 3), ("b", 3), ("c", 4))]
+    runs = [
+        generate(tmp_path / name, patients=1200, facilities=60, seed=seed, run_date=RUN_DATE)
+        for name, seed in (("a", 3), ("b", 3), ("c", 4))
+    ]
     assert runs[0] == runs[1]
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
@@ -215,8 +274,16 @@ def test_facility_oracle_finds_exactly_the_ground_truth(sample):
     [(1, 3, 6, 0.2), (2, 1, 2, 0.05), (11, 4, 5, 0.0), (5, 2, 4, 0.45)],
 )
 def test_exactness_holds_across_seeds_and_layouts(tmp_path, seed, patient_files, facility_files, defect_rate):
-    generate(tmp_path, patients=6000, facilities=150, seed=seed, run_date=RUN_DATE, defect_rate=defect_rate,
-             patient_files=patient_files, facility_files=facility_files)
+    generate(
+        tmp_path,
+        patients=6000,
+        facilities=150,
+        seed=seed,
+        run_date=RUN_DATE,
+        defect_rate=defect_rate,
+        patient_files=patient_files,
+        facility_files=facility_files,
+    )
     assert all_patient_findings(tmp_path) == ground_truth(tmp_path, "patients")
     assert facility_findings(tmp_path / "facilities", RUN_DATE) == ground_truth(tmp_path, "facilities")
 

@@ -28,8 +28,11 @@ def test_partitioned_output_lands_at_lake_domain_asset_partition(resources, home
     def curated() -> pd.DataFrame:
         return frame
 
-    @dg.asset(key=["patients", "echo"], partitions_def=files_partitions["patients"],
-              ins={"curated": dg.AssetIn(key=["patients", "curated_records"])})
+    @dg.asset(
+        key=["patients", "echo"],
+        partitions_def=files_partitions["patients"],
+        ins={"curated": dg.AssetIn(key=["patients", "curated_records"])},
+    )
     def echo(curated: pd.DataFrame) -> pd.DataFrame:
         pd.testing.assert_frame_equal(curated, frame)
         return curated
@@ -37,13 +40,17 @@ def test_partitioned_output_lands_at_lake_domain_asset_partition(resources, home
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("patients_files", ["a.csv@12345678"])
         result = dg.materialize(
-            [curated, echo], partition_key="a.csv@12345678", instance=instance,
+            [curated, echo],
+            partition_key="a.csv@12345678",
+            instance=instance,
             resources={"io_manager": LakeParquetIOManager(storage=resources["storage"])},
         )
     assert result.success
     path = home / "lake" / "patients" / "curated_records" / "a.csv@12345678.parquet"
     assert path.is_file()
-    pd.testing.assert_frame_equal(pd.read_parquet(path, dtype_backend="pyarrow")[["age"]].astype("Int64"), frame[["age"]])
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(path, dtype_backend="pyarrow")[["age"]].astype("Int64"), frame[["age"]]
+    )
 
 
 def test_unpartitioned_output_gets_a_folder_of_its_own(resources, home):
@@ -51,7 +58,9 @@ def test_unpartitioned_output_gets_a_folder_of_its_own(resources, home):
     def state_counts() -> pd.DataFrame:
         return pd.DataFrame({"state": ["TX"], "facility_count": [3]})
 
-    result = dg.materialize([state_counts], resources={"io_manager": LakeParquetIOManager(storage=resources["storage"])})
+    result = dg.materialize(
+        [state_counts], resources={"io_manager": LakeParquetIOManager(storage=resources["storage"])}
+    )
     assert result.success
     assert (home / "lake" / "facilities" / "state_counts" / "data.parquet").is_file()
     assert not list((home / "lake" / "facilities" / "state_counts").glob(".*partial"))

@@ -27,9 +27,7 @@ def checked_asset(passed: bool, severity=dg.AssetCheckSeverity.ERROR, metadata=N
     )
     def raw_records():
         yield dg.Output(1)
-        yield dg.AssetCheckResult(
-            check_name="file_readable", passed=passed, severity=severity, metadata=metadata or {}
-        )
+        yield dg.AssetCheckResult(check_name="file_readable", passed=passed, severity=severity, metadata=metadata or {})
 
     return raw_records
 
@@ -62,7 +60,10 @@ def test_run_failure_sensor_notifies_run_id_assets_and_the_failure_message(insta
     assert sent["subject"] == "hc_pipeline: run failed: patients_job"
     assert f"Run {result.run_id} of job patients_job failed." in sent["message"]
     assert "Assets: patients/curated_records, patients/raw_records" in sent["message"]
-    assert "Error: Execution of run for \"patients_job\" failed. Steps failed: ['patients__raw_records']." in sent["message"]
+    assert (
+        "Error: Execution of run for \"patients_job\" failed. Steps failed: ['patients__raw_records']."
+        in sent["message"]
+    )
     assert "P-000123" not in sent["message"]  # the exception text stays in Dagster
 
 

@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 from hc_pipeline.notifications import check_failure_message, run_failure_message, tier_counts_message
-from hc_pipeline.resources.notifier import LogNotifier, NotificationError, SlackWebhookNotifier, SnsNotifier, sns_subject, topic_region
+from hc_pipeline.resources.notifier import (
+    LogNotifier,
+    NotificationError,
+    SlackWebhookNotifier,
+    SnsNotifier,
+    sns_subject,
+    topic_region,
+)
 
 REGION = "us-east-1"
 
@@ -52,7 +59,7 @@ def test_sns_notifier_shortens_a_long_non_ascii_subject_and_keeps_it_whole_in_th
 
 def test_sns_notifier_raises_when_the_topic_does_not_exist(aws):
     missing = f"arn:aws:sns:{REGION}:123456789012:no-such-topic"
-    with pytest.raises(Exception, match="NotFound|does not exist"):
+    with pytest.raises(Exception, match=r"NotFound|does not exist"):
         SnsNotifier(topic_arn=missing, region_name=REGION, endpoint_url=aws).notify("s", "m")
 
 
@@ -130,7 +137,9 @@ def test_check_failure_message_gives_the_reason_when_there_is_no_count():
 
 def test_tier_counts_message_lists_counts_then_at_most_20_critical_facilities():
     facilities = [(f"FAC-{i:04d}", f"Facility {i}") for i in range(25)]
-    subject, message = tier_counts_message({"critical": 25, "high": 4}, facilities + facilities[:2], dt.date(2025, 6, 30))
+    subject, message = tier_counts_message(
+        {"critical": 25, "high": 4}, facilities + facilities[:2], dt.date(2025, 6, 30)
+    )
     assert subject == "hc_pipeline: expiring accreditations as of 2025-06-30: 25 critical, 4 high, 0 medium"
     lines = message.splitlines()
     assert lines[:5] == [

@@ -16,8 +16,9 @@ def corpus(tmp_path_factory):
     """The generated files, their ground truth, and the pipeline's results over them."""
     samples = tmp_path_factory.mktemp("samples")
     home = tmp_path_factory.mktemp("hc_home")
-    summary = generate(samples, patients=12_000, facilities=200, defect_rate=0.05, seed=11, run_date=RUN_DATE,
-                       synthea_patients=150)
+    summary = generate(
+        samples, patients=12_000, facilities=200, defect_rate=0.05, seed=11, run_date=RUN_DATE, synthea_patients=150
+    )
     resources = build_resources({"HC_HOME": str(home)})
     for domain in ("patients", "facilities"):
         for path in sorted((samples / domain).iterdir()):
@@ -27,5 +28,13 @@ def corpus(tmp_path_factory):
         run = process(defs, instance)
         with (samples / "ground_truth.csv").open() as handle:
             truth = list(csv.DictReader(handle))
-        yield {"samples": samples, "home": home, "generated": summary, "truth": truth, "run": run,
-               "instance": instance, "resources": resources, "defs": defs}
+        yield {
+            "samples": samples,
+            "home": home,
+            "generated": summary,
+            "truth": truth,
+            "run": run,
+            "instance": instance,
+            "resources": resources,
+            "defs": defs,
+        }

@@ -44,4 +44,9 @@ def test_reports_are_written_and_each_facility_appears_once(corpus):
     latest = engine.query("SELECT count(DISTINCT facility_id) AS n FROM facilities_curated_records")
     assert len(metrics) == int(latest["n"].iloc[0]) and metrics["facility_id"].is_unique
     assert set(engine.query("SELECT DISTINCT tier FROM facilities_expiring_accreditations")["tier"]) >= {
-        "critical", "high", "medium", "upcoming", "expired"}
+        "critical",
+        "high",
+        "medium",
+        "upcoming",
+        "expired",
+    }

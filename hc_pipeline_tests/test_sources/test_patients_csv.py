@@ -60,8 +60,13 @@ def test_source_file_source_row_and_parse_error_follow_the_file_columns():
 
 @pytest.mark.parametrize(
     "raw, normalised",
-    [("Patient ID", "patient_id"), (" Admission-Date ", "admission_date"), ("AGE", "age"),
-     ("__Discharge  / Date__", "discharge_date"), ("Émission", "émission")],
+    [
+        ("Patient ID", "patient_id"),
+        (" Admission-Date ", "admission_date"),
+        ("AGE", "age"),
+        ("__Discharge  / Date__", "discharge_date"),
+        ("Émission", "émission"),
+    ],
 )
 def test_normalise_header_lowercases_and_joins_words_with_one_underscore(raw, normalised):
     assert normalise_header(raw) == normalised
@@ -89,8 +94,12 @@ def test_crlf_and_lf_files_give_the_same_frame():
 
 
 def test_quoted_fields_keep_commas_quotes_and_newlines():
-    data = csv_bytes(HEADER, 'P1,40,M,2024-01-01,,"Flu, severe"', 'P2,50,F,2024-01-02,,"said ""ouch"""',
-                     'P3,60,O,2024-01-03,,"two\nlines"')
+    data = csv_bytes(
+        HEADER,
+        'P1,40,M,2024-01-01,,"Flu, severe"',
+        'P2,50,F,2024-01-02,,"said ""ouch"""',
+        'P3,60,O,2024-01-03,,"two\nlines"',
+    )
     df = read_admissions(data, SOURCE)
     assert df["diagnosis"].tolist() == ["Flu, severe", 'said "ouch"', "two\nlines"]
 
@@ -137,8 +146,14 @@ def test_source_row_counts_records_not_lines_across_a_multiline_field():
 
 
 def test_ragged_rows_are_padded_or_cut_and_flagged_without_losing_rows():
-    data = csv_bytes(HEADER, "P1,40,M,2024-01-01,,Flu", "P2,50,F", "P3,60,O,2024-01-03,,Cold,extra,more",
-                     "   ", "P4,70,U,2024-01-04,2024-01-05,Flu")
+    data = csv_bytes(
+        HEADER,
+        "P1,40,M,2024-01-01,,Flu",
+        "P2,50,F",
+        "P3,60,O,2024-01-03,,Cold,extra,more",
+        "   ",
+        "P4,70,U,2024-01-04,2024-01-05,Flu",
+    )
     df = read_admissions(data, SOURCE)
     assert df["patient_id"].tolist() == ["P1", "P2", "P3", "P4"]
     assert df["source_row"].tolist() == [1, 2, 3, 4]
@@ -150,8 +165,13 @@ def test_ragged_rows_are_padded_or_cut_and_flagged_without_losing_rows():
 
 
 def test_arrow_and_python_paths_give_identical_frames():
-    data = csv_bytes(HEADER + ",Extra", ' P1 ,40,M,2024-01-01,,"Flu, ""A""\r\nnext",', "", "P2, ,F,2024-01-02,NA, é ,x",
-                     newline="\r\n")
+    data = csv_bytes(
+        HEADER + ",Extra",
+        ' P1 ,40,M,2024-01-01,,"Flu, ""A""\r\nnext",',
+        "",
+        "P2, ,F,2024-01-02,NA, é ,x",
+        newline="\r\n",
+    )
     arrow, python = both_paths(data)
     assert arrow is not None
     pd.testing.assert_frame_equal(arrow, python)
@@ -203,9 +223,11 @@ def test_other_delimiter_is_named_when_it_hides_the_columns(delimiter, label):
 
 @pytest.mark.parametrize(
     "lines, line",
-    [((HEADER, "P1,40,M,2024-01-01,,Flu", 'P2,50,F,2024-01-02,,"Cold', "P3,60,O,2024-01-03,,Flu"), 3),
-     ((HEADER, "P1,40,M,2024-01-01,,Flu", 'P2,50,"F,2024-01-02,,Cold'), 3),
-     (('patient_id,"age', "P1,40"), 1)],
+    [
+        ((HEADER, "P1,40,M,2024-01-01,,Flu", 'P2,50,F,2024-01-02,,"Cold', "P3,60,O,2024-01-03,,Flu"), 3),
+        ((HEADER, "P1,40,M,2024-01-01,,Flu", 'P2,50,"F,2024-01-02,,Cold'), 3),
+        (('patient_id,"age', "P1,40"), 1),
+    ],
 )
 def test_unterminated_quoted_field_names_the_line_it_starts_on(lines, line):
     assert reason_for(csv_bytes(*lines)) == f"line {line}: unterminated quoted field"

@@ -18,23 +18,49 @@ from hc_pipeline.sources.synthea_zip import UNKNOWN_PATIENT, is_synthea_zip, rea
 
 RUN_DATE = dt.date(2025, 6, 15)
 SOURCE = "patients/exports/synthea [v1].zip"
-COLUMNS = [*REQUIRED_COLUMNS, "diagnosis_code", "diagnosis_code_system", "race", "ethnicity", "encounter_id",
-           "source_file", "source_row", "parse_error"]
+COLUMNS = [
+    *REQUIRED_COLUMNS,
+    "diagnosis_code",
+    "diagnosis_code_system",
+    "race",
+    "ethnicity",
+    "encounter_id",
+    "source_file",
+    "source_row",
+    "parse_error",
+]
 
 
 def patient(pid, birthdate="1960-06-15", gender="M", **fields) -> dict:
     row = {c: "" for c in PATIENT_COLUMNS}
-    row.update(Id=pid, BIRTHDATE=birthdate, GENDER=gender, SSN="999-45-6789", FIRST="Jacinto644", LAST="Kling921",
-               ADDRESS="742 Schaefer Trace Unit 9", LAT="42.3601234567", LON="-71.0589876543", RACE="white",
-               ETHNICITY="nonhispanic")
+    row.update(
+        Id=pid,
+        BIRTHDATE=birthdate,
+        GENDER=gender,
+        SSN="999-45-6789",
+        FIRST="Jacinto644",
+        LAST="Kling921",
+        ADDRESS="742 Schaefer Trace Unit 9",
+        LAT="42.3601234567",
+        LON="-71.0589876543",
+        RACE="white",
+        ETHNICITY="nonhispanic",
+    )
     row.update(fields)
     return row
 
 
 def encounter(eid, pid, start, stop="", cls="inpatient", **fields) -> dict:
     row = {c: "" for c in ENCOUNTER_COLUMNS}
-    row.update(Id=eid, START=start, STOP=stop, PATIENT=pid, ENCOUNTERCLASS=cls,
-               DESCRIPTION="Hospital admission (procedure)", **fields)
+    row.update(
+        Id=eid,
+        START=start,
+        STOP=stop,
+        PATIENT=pid,
+        ENCOUNTERCLASS=cls,
+        DESCRIPTION="Hospital admission (procedure)",
+        **fields,
+    )
     return row
 
 
@@ -55,8 +81,12 @@ def make_zip(files: dict[str, bytes]) -> bytes:
 
 
 def export(patients: list[dict], encounters: list[dict], folder: str = "") -> bytes:
-    return make_zip({f"{folder}patients.csv": csv_bytes(patients, PATIENT_COLUMNS),
-                     f"{folder}encounters.csv": csv_bytes(encounters, ENCOUNTER_COLUMNS)})
+    return make_zip(
+        {
+            f"{folder}patients.csv": csv_bytes(patients, PATIENT_COLUMNS),
+            f"{folder}encounters.csv": csv_bytes(encounters, ENCOUNTER_COLUMNS),
+        }
+    )
 
 
 def refused(data: bytes, **kwargs) -> str:
@@ -72,12 +102,17 @@ def generated():
 
 
 def test_inpatient_encounters_map_onto_the_admission_columns():
-    patients = [patient("p1", "1960-06-15", "M", RACE="black", ETHNICITY="hispanic"),
-                patient("p2", "2000-02-29", "F")]
+    patients = [patient("p1", "1960-06-15", "M", RACE="black", ETHNICITY="hispanic"), patient("p2", "2000-02-29", "F")]
     encounters = [
         encounter("e0", "p1", "2024-06-10T08:00:00Z", "2024-06-10T09:00:00Z", cls="wellness"),
-        encounter("e1", "p1", "2024-06-14T22:10:00Z", "2024-06-20T06:00:00Z", REASONCODE="233604007",
-                  REASONDESCRIPTION="Pneumonia (disorder)"),
+        encounter(
+            "e1",
+            "p1",
+            "2024-06-14T22:10:00Z",
+            "2024-06-20T06:00:00Z",
+            REASONCODE="233604007",
+            REASONDESCRIPTION="Pneumonia (disorder)",
+        ),
         encounter("e2", "p1", "2024-06-15T13:00:00Z", "", cls=" Inpatient "),
         encounter("e3", "p2", "2023-02-28T13:00:00Z", "2023-03-02T07:00:00Z", cls="ambulatory"),
         encounter("e4", "p2", "2023-02-28T13:00:00Z", "2023-03-02T07:00:00Z"),
@@ -91,15 +126,71 @@ def test_inpatient_encounters_map_onto_the_admission_columns():
     assert frame.dtypes[csv_frame.columns].equals(csv_frame.dtypes)
     rows = [tuple(None if pd.isna(v) else v for v in row) for row in frame.itertuples(index=False, name=None)]
     assert rows == [
-        ("p1", "63", "M", "2024-06-14", "2024-06-20", "Pneumonia (disorder)", "233604007", "SNOMED-CT",
-         "black", "hispanic", "e1", SOURCE, 2, None),
-        ("p1", "64", "M", "2024-06-15", None, "Hospital admission (procedure)", None, None,
-         "black", "hispanic", "e2", SOURCE, 3, None),
+        (
+            "p1",
+            "63",
+            "M",
+            "2024-06-14",
+            "2024-06-20",
+            "Pneumonia (disorder)",
+            "233604007",
+            "SNOMED-CT",
+            "black",
+            "hispanic",
+            "e1",
+            SOURCE,
+            2,
+            None,
+        ),
+        (
+            "p1",
+            "64",
+            "M",
+            "2024-06-15",
+            None,
+            "Hospital admission (procedure)",
+            None,
+            None,
+            "black",
+            "hispanic",
+            "e2",
+            SOURCE,
+            3,
+            None,
+        ),
         # Born on 29 February: a year older on 1 March in a year without one.
-        ("p2", "22", "F", "2023-02-28", "2023-03-02", "Hospital admission (procedure)", None, None,
-         "white", "nonhispanic", "e4", SOURCE, 5, None),
-        ("p2", "23", "F", "2023-03-01", "2023-03-02", "Hospital admission (procedure)", None, None,
-         "white", "nonhispanic", "e5", SOURCE, 6, None),
+        (
+            "p2",
+            "22",
+            "F",
+            "2023-02-28",
+            "2023-03-02",
+            "Hospital admission (procedure)",
+            None,
+            None,
+            "white",
+            "nonhispanic",
+            "e4",
+            SOURCE,
+            5,
+            None,
+        ),
+        (
+            "p2",
+            "23",
+            "F",
+            "2023-03-01",
+            "2023-03-02",
+            "Hospital admission (procedure)",
+            None,
+            None,
+            "white",
+            "nonhispanic",
+            "e5",
+            SOURCE,
+            6,
+            None,
+        ),
     ]
 
 
@@ -107,9 +198,14 @@ def test_files_are_found_in_a_subfolder_and_headers_in_any_case(generated):
     data, truth = generated
     assert "csv/patients.csv" in zipfile.ZipFile(io.BytesIO(data)).namelist()
     assert len(read_synthea_zip(data, SOURCE)) == truth["inpatient_encounters"]
-    lower = make_zip({"out/x/patients.csv": csv_bytes([{k.lower(): v for k, v in patient("p1").items()}]),
-                      "out/x/encounters.csv": csv_bytes([{k.lower(): v for k, v in encounter(
-                          "e1", "p1", "2024-01-01T00:00:00Z").items()}])})
+    lower = make_zip(
+        {
+            "out/x/patients.csv": csv_bytes([{k.lower(): v for k, v in patient("p1").items()}]),
+            "out/x/encounters.csv": csv_bytes(
+                [{k.lower(): v for k, v in encounter("e1", "p1", "2024-01-01T00:00:00Z").items()}]
+            ),
+        }
+    )
     assert read_synthea_zip(lower, SOURCE)["encounter_id"].tolist() == ["e1"]
 
 
@@ -143,8 +239,13 @@ def test_no_direct_identifier_reaches_the_frame(generated):
 
 
 def test_an_encounter_of_an_unknown_patient_is_kept_with_a_parse_error():
-    data = export([patient("p1")], [encounter("e1", "p1", "2024-01-01T10:00:00Z", "2024-01-03T10:00:00Z"),
-                                    encounter("e2", "ghost", "2024-02-01T10:00:00Z", "2024-02-03T10:00:00Z")])
+    data = export(
+        [patient("p1")],
+        [
+            encounter("e1", "p1", "2024-01-01T10:00:00Z", "2024-01-03T10:00:00Z"),
+            encounter("e2", "ghost", "2024-02-01T10:00:00Z", "2024-02-03T10:00:00Z"),
+        ],
+    )
     frame = read_synthea_zip(data, SOURCE)
     assert frame["parse_error"].isna().tolist() == [True, False]
     ghost = frame.iloc[1]
@@ -166,17 +267,34 @@ def test_is_synthea_zip_looks_at_the_zip_magic(generated):
         (make_zip({"encounters.csv": b"x"}), "Synthea export without patients.csv"),
         (make_zip({"csv/patients.csv": b"x", "conditions.csv": b"y"}), "Synthea export without encounters.csv"),
         (make_zip({"readme.txt": b"x"}), "Synthea export without patients.csv and encounters.csv"),
-        (make_zip({"a/patients.csv": b"x", "b/patients.csv": b"x", "encounters.csv": b"y"}),
-         "more than one patients.csv in the archive: a/patients.csv, b/patients.csv"),
-        (export([patient("p1")], [encounter("e1", "p1", "2024-01-01T00:00:00Z", cls="wellness")]),
-         "no inpatient encounters in encounters.csv"),
-        (make_zip({"patients.csv": b"Id,GENDER\np1,M\n", "encounters.csv": csv_bytes([encounter("e", "p", "x")])}),
-         "patients.csv: required columns missing: BIRTHDATE"),
-        (make_zip({"patients.csv": csv_bytes([patient("p1")]), "encounters.csv": b""}),
-         "encounters.csv: required columns missing: ID, START, STOP, PATIENT, ENCOUNTERCLASS, DESCRIPTION"),
+        (
+            make_zip({"a/patients.csv": b"x", "b/patients.csv": b"x", "encounters.csv": b"y"}),
+            "more than one patients.csv in the archive: a/patients.csv, b/patients.csv",
+        ),
+        (
+            export([patient("p1")], [encounter("e1", "p1", "2024-01-01T00:00:00Z", cls="wellness")]),
+            "no inpatient encounters in encounters.csv",
+        ),
+        (
+            make_zip({"patients.csv": b"Id,GENDER\np1,M\n", "encounters.csv": csv_bytes([encounter("e", "p", "x")])}),
+            "patients.csv: required columns missing: BIRTHDATE",
+        ),
+        (
+            make_zip({"patients.csv": csv_bytes([patient("p1")]), "encounters.csv": b""}),
+            "encounters.csv: required columns missing: ID, START, STOP, PATIENT, ENCOUNTERCLASS, DESCRIPTION",
+        ),
     ],
-    ids=["csv", "fake-zip", "no-patients", "no-encounters", "neither", "two-patients", "no-inpatient",
-         "missing-column", "empty-encounters"],
+    ids=[
+        "csv",
+        "fake-zip",
+        "no-patients",
+        "no-encounters",
+        "neither",
+        "two-patients",
+        "no-inpatient",
+        "missing-column",
+        "empty-encounters",
+    ],
 )
 def test_unreadable_exports_are_refused_with_a_reason(data, reason):
     assert refused(data) == reason
@@ -189,7 +307,7 @@ def test_a_truncated_zip_is_refused(generated):
 def test_a_corrupted_entry_is_refused():
     data = bytearray(export([patient("p1")], [encounter("e1", "p1", "2024-01-01T00:00:00Z")]))
     start = data.index(b"encounters.csv") + len(b"encounters.csv")
-    data[start + 5: start + 25] = bytes(20)
+    data[start + 5 : start + 25] = bytes(20)
     assert refused(bytes(data)).startswith(("corrupt zip archive", "cannot extract"))
 
 
@@ -221,7 +339,7 @@ def test_a_lying_header_cannot_make_the_reader_decompress_the_bomb():
     # Both the local header and the central directory claim 1,000 uncompressed bytes for encounters.csv.
     local = zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo("encounters.csv").header_offset
     central = data.rindex(b"encounters.csv") - 46  # the name's last copy is in the central directory
-    assert data[central:central + 4] == b"PK\x01\x02"
+    assert data[central : central + 4] == b"PK\x01\x02"
     struct.pack_into("<I", data, local + 22, 1000)
     struct.pack_into("<I", data, central + 24, 1000)
     tracemalloc.start()
@@ -236,9 +354,11 @@ def test_a_lying_header_cannot_make_the_reader_decompress_the_bomb():
 
 def test_dates_that_are_not_iso_are_passed_on_and_impossible_birthdates_give_no_age():
     patients = [patient("p1", "1990-02-30"), patient("p2", "1990-01-01")]
-    encounters = [encounter("e1", "p1", "2019-02-17T05:07:38Z", "2019-02-20 10:00:00"),
-                  encounter("e2", "p2", "17/02/2019", "2019-02-20"),
-                  encounter("e3", "p2", "2019-02-17", "2019-02-30T10:00:00Z")]
+    encounters = [
+        encounter("e1", "p1", "2019-02-17T05:07:38Z", "2019-02-20 10:00:00"),
+        encounter("e2", "p2", "17/02/2019", "2019-02-20"),
+        encounter("e3", "p2", "2019-02-17", "2019-02-30T10:00:00Z"),
+    ]
     frame = read_synthea_zip(export(patients, encounters), SOURCE)
     assert frame["age"].isna().tolist() == [True, True, False]
     assert frame["age"].iloc[2] == "29"

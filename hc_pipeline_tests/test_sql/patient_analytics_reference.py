@@ -3,8 +3,14 @@
 import numpy as np
 import pandas as pd
 
-READMISSIONS_COLUMNS = ["patient_id", "admission_date", "discharge_date", "length_of_stay_days",
-                        "readmitted_within_30_days", "days_to_readmission"]
+READMISSIONS_COLUMNS = [
+    "patient_id",
+    "admission_date",
+    "discharge_date",
+    "length_of_stay_days",
+    "readmitted_within_30_days",
+    "days_to_readmission",
+]
 RATES_COLUMNS = ["dimension", "value", "stays", "readmissions", "readmission_rate"]
 LOS_COLUMNS = ["month", "stays", "mean_days", "median_days", "p90_days"]
 DEMOGRAPHICS_COLUMNS = ["dimension", "value", "patients"]
@@ -68,8 +74,13 @@ def readmission_rates(curated: pd.DataFrame) -> pd.DataFrame:
 
 def _rate_row(dimension: str, value: str, group: pd.DataFrame) -> dict:
     readmitted = int(group["readmitted_within_30_days"].sum())
-    return {"dimension": dimension, "value": value, "stays": len(group), "readmissions": readmitted,
-            "readmission_rate": readmitted / len(group)}
+    return {
+        "dimension": dimension,
+        "value": value,
+        "stays": len(group),
+        "readmissions": readmitted,
+        "readmission_rate": readmitted / len(group),
+    }
 
 
 def length_of_stay(curated: pd.DataFrame) -> pd.DataFrame:
@@ -79,8 +90,15 @@ def length_of_stay(curated: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for value, group in stays.groupby(month, sort=True):
         days = group["length_of_stay_days"].astype(float).to_numpy()
-        rows.append({"month": value, "stays": len(days), "mean_days": days.mean(),
-                     "median_days": float(np.quantile(days, 0.5)), "p90_days": float(np.quantile(days, 0.9))})
+        rows.append(
+            {
+                "month": value,
+                "stays": len(days),
+                "mean_days": days.mean(),
+                "median_days": float(np.quantile(days, 0.5)),
+                "p90_days": float(np.quantile(days, 0.9)),
+            }
+        )
     return pd.DataFrame(rows, columns=LOS_COLUMNS)
 
 
@@ -122,12 +140,14 @@ def diagnosis_patterns(curated: pd.DataFrame) -> pd.DataFrame:
     for diagnosis, group in stays.groupby("diagnosis", sort=True):
         out = group[group["discharge_date"].notna()]
         los = out["length_of_stay_days"].dropna().astype(float)
-        rows.append({
-            "diagnosis": diagnosis,
-            "stays": len(group),
-            "patients": group["patient_id"].nunique(),
-            "mean_length_of_stay_days": los.mean() if len(los) else None,
-            "readmission_rate": out["readmitted_within_30_days"].sum() / len(out) if len(out) else None,
-        })
+        rows.append(
+            {
+                "diagnosis": diagnosis,
+                "stays": len(group),
+                "patients": group["patient_id"].nunique(),
+                "mean_length_of_stay_days": los.mean() if len(los) else None,
+                "readmission_rate": out["readmitted_within_30_days"].sum() / len(out) if len(out) else None,
+            }
+        )
     frame = pd.DataFrame(rows, columns=PATTERNS_COLUMNS)
     return frame.sort_values(["stays", "diagnosis"], ascending=[False, True], kind="stable")

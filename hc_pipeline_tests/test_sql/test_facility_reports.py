@@ -49,9 +49,11 @@ STATES = ["CA", "DC", "NY", "PR", "TX"]
 
 def record(facility_id, accreditations=(), *, source_file="facilities/a.json", source_row=1, **fields):
     """One curated row; n_services and first_accreditation_expiry derived as curation does."""
-    accreditations = None if accreditations is None else [
-        {"body": body, "id": acc_id, "expiry_date": expiry} for body, acc_id, expiry in accreditations
-    ]
+    accreditations = (
+        None
+        if accreditations is None
+        else [{"body": body, "id": acc_id, "expiry_date": expiry} for body, acc_id, expiry in accreditations]
+    )
     services = fields.pop("services", ["Radiology"])
     expiries = [a["expiry_date"] for a in accreditations or [] if a["expiry_date"]]
     return {
@@ -102,14 +104,17 @@ def generated_records(seed: int, as_of: datetime.date, horizon_days: int, n: int
     for number in range(n):
         for source_file in rng.sample(sorted(LANDED), k=rng.choice([1, 1, 2, 3])):
             accreditations = [
-                (rng.choice(["JCI", "TJC", "CAP", "DNV"]), rng.choice([None, f"A-{rng.randrange(999)}"]),
-                 as_of + datetime.timedelta(days=rng.randint(-200, horizon_days + 200)))
+                (
+                    rng.choice(["JCI", "TJC", "CAP", "DNV"]),
+                    rng.choice([None, f"A-{rng.randrange(999)}"]),
+                    as_of + datetime.timedelta(days=rng.randint(-200, horizon_days + 200)),
+                )
                 for _ in range(rng.choice([0, 1, 1, 2, 3]))
             ]
             rows.append(
                 record(
                     f"G-{number:04d}",
-                    rng.choice([accreditations, accreditations, None]) if not accreditations else accreditations,
+                    accreditations if accreditations else rng.choice([accreditations, accreditations, None]),
                     source_file=source_file,
                     source_row=rng.randint(1, 500),
                     state=rng.choice(STATES),
@@ -188,7 +193,12 @@ def test_expiring_accreditations_boundaries_and_tiers():
     assert found[("E-LEAP", "C-29")] == (28, "critical")
     assert found[("E-EXPIRED", "J-9")] == (-1, "expired")
     assert [found[("E-TIERS", str(d))][1] for d in (30, 31, 60, 61, 90, 91)] == [
-        "critical", "high", "high", "medium", "medium", "upcoming",
+        "critical",
+        "high",
+        "high",
+        "medium",
+        "medium",
+        "upcoming",
     ]
     assert {key[0] for key in found} >= {"E-DUP", "E-TIE", "E-ROW"}
     assert found[("E-DUP", "N-1")] == (7, "critical") and ("E-DUP", "O-1") not in found
@@ -248,7 +258,7 @@ def test_render_sql_refuses_untyped_parameters(params):
     [{"as_of": datetime.date(2028, 1, 1)}, {"as_of": datetime.date(2028, 1, 1), "horizon_days": 1, "extra": 2}],
 )
 def test_render_sql_refuses_missing_or_unknown_parameters(params):
-    with pytest.raises(ValueError, match="expiring_accreditations.sql"):
+    with pytest.raises(ValueError, match=r"expiring_accreditations\.sql"):
         render_sql("expiring_accreditations", **params)
 
 

@@ -17,12 +17,24 @@ from hc_pipeline.sql import athena_to_duckdb, load_sql
 from hc_pipeline_tests.test_sql import patient_analytics_reference as ref
 
 REPORTS = ["readmissions", "readmission_rates", "length_of_stay", "demographics", "diagnosis_patterns"]
-CURATED_SCHEMA = pa.schema([
-    ("patient_id", pa.string()), ("age", pa.int64()), ("gender", pa.string()), ("admission_date", pa.date32()),
-    ("discharge_date", pa.date32()), ("diagnosis", pa.string()), ("diagnosis_code", pa.string()),
-    ("length_of_stay_days", pa.int64()), ("warnings", pa.list_(pa.string())), ("source_file", pa.string()),
-    ("source_row", pa.int64()), ("race", pa.string()), ("ethnicity", pa.string()), ("encounter_id", pa.string()),
-])
+CURATED_SCHEMA = pa.schema(
+    [
+        ("patient_id", pa.string()),
+        ("age", pa.int64()),
+        ("gender", pa.string()),
+        ("admission_date", pa.date32()),
+        ("discharge_date", pa.date32()),
+        ("diagnosis", pa.string()),
+        ("diagnosis_code", pa.string()),
+        ("length_of_stay_days", pa.int64()),
+        ("warnings", pa.list_(pa.string())),
+        ("source_file", pa.string()),
+        ("source_row", pa.int64()),
+        ("race", pa.string()),
+        ("ethnicity", pa.string()),
+        ("encounter_id", pa.string()),
+    ]
+)
 D = datetime.date(2025, 3, 1)
 RUN_DATE = datetime.date(2025, 6, 15)
 
@@ -34,24 +46,39 @@ def day(offset: int) -> datetime.date:
 def stay(patient_id, start, stop, *, source_file="patients/a.csv", source_row=1, **fields) -> dict:
     """One curated row, admitted `start` and discharged `stop` days after D (None: still admitted)."""
     return {
-        "patient_id": patient_id, "age": fields.pop("age", 50), "gender": fields.pop("gender", "Female"),
-        "admission_date": day(start), "discharge_date": None if stop is None else day(stop),
-        "diagnosis": fields.pop("diagnosis", "Pneumonia"), "diagnosis_code": None,
-        "length_of_stay_days": None if stop is None else stop - start, "warnings": [],
-        "source_file": source_file, "source_row": source_row, "race": fields.pop("race", "white"),
-        "ethnicity": fields.pop("ethnicity", "nonhispanic"), "encounter_id": None, **fields,
+        "patient_id": patient_id,
+        "age": fields.pop("age", 50),
+        "gender": fields.pop("gender", "Female"),
+        "admission_date": day(start),
+        "discharge_date": None if stop is None else day(stop),
+        "diagnosis": fields.pop("diagnosis", "Pneumonia"),
+        "diagnosis_code": None,
+        "length_of_stay_days": None if stop is None else stop - start,
+        "warnings": [],
+        "source_file": source_file,
+        "source_row": source_row,
+        "race": fields.pop("race", "white"),
+        "ethnicity": fields.pop("ethnicity", "nonhispanic"),
+        "encounter_id": None,
+        **fields,
     }
 
 
 # (patient, start, stop, expected (readmitted_within_30_days, days_to_readmission) or None when still admitted)
 HAND = [
-    ("P-D30", 0, 4, (True, 30)), ("P-D30", 34, 36, (False, None)),
-    ("P-D31", 0, 4, (False, 31)), ("P-D31", 35, 37, (False, None)),
-    ("P-SAME", 0, 3, (True, 0)), ("P-SAME", 3, 5, (False, None)),
+    ("P-D30", 0, 4, (True, 30)),
+    ("P-D30", 34, 36, (False, None)),
+    ("P-D31", 0, 4, (False, 31)),
+    ("P-D31", 35, 37, (False, None)),
+    ("P-SAME", 0, 3, (True, 0)),
+    ("P-SAME", 3, 5, (False, None)),
     # The second stay starts before the first ends: the first is not readmitted, even though a third follows.
-    ("P-OVER", 0, 10, (False, None)), ("P-OVER", 4, 12, (True, 8)), ("P-OVER", 20, 22, (False, None)),
+    ("P-OVER", 0, 10, (False, None)),
+    ("P-OVER", 4, 12, (True, 8)),
+    ("P-OVER", 20, 22, (False, None)),
     ("P-ONE", 0, 2, (False, None)),
-    ("P-OPEN", 0, 5, (True, 5)), ("P-OPEN", 10, None, None),
+    ("P-OPEN", 0, 5, (True, 5)),
+    ("P-OPEN", 10, None, None),
     ("P-OPEN-ONLY", 7, None, None),
 ]
 
@@ -63,7 +90,8 @@ def hand_rows() -> list[dict]:
         stay("P-TIE", 60, 61, source_file="patients/b.csv", source_row=1, gender="Male"),
         stay("P-TIE", 60, 63, source_file="patients/a.csv", source_row=40, gender="Female"),
         # Same file and day: source_row decides; a 0-day stay then a same-day readmission.
-        stay("P-ROW", 80, 82, source_row=51, age=80), stay("P-ROW", 80, 80, source_row=50, age=79),
+        stay("P-ROW", 80, 82, source_row=51, age=80),
+        stay("P-ROW", 80, 80, source_row=50, age=79),
         stay("P-NULLS", 90, 92, source_row=60, age=None, gender=None, diagnosis=None, race=None, ethnicity=None),
     ]
     return rows
@@ -80,14 +108,20 @@ def random_rows(seed: int, patients: int = 160) -> list[dict]:
             stop = rng.choice([None, start, start + rng.randint(1, 15), start + rng.randint(1, 60)])
             source_file = rng.choice(sorted(next_row))
             next_row[source_file] += 1
-            rows.append(stay(
-                f"R-{number:04d}", start, stop, source_file=source_file, source_row=next_row[source_file],
-                age=rng.choice([None, 0, 17, 18, 34, 35, 49, 50, 64, 65, 79, 80, 120, rng.randint(0, 100)]),
-                gender=rng.choice([None, "Male", "Female", "Female", "Other", "Unknown"]),
-                diagnosis=rng.choice([None, *diagnoses[: rng.randint(1, 26)]]),
-                race=rng.choice([None, "white", "black", "asian"]),
-                ethnicity=rng.choice([None, "hispanic", "nonhispanic"]),
-            ))
+            rows.append(
+                stay(
+                    f"R-{number:04d}",
+                    start,
+                    stop,
+                    source_file=source_file,
+                    source_row=next_row[source_file],
+                    age=rng.choice([None, 0, 17, 18, 34, 35, 49, 50, 64, 65, 79, 80, 120, rng.randint(0, 100)]),
+                    gender=rng.choice([None, "Male", "Female", "Female", "Other", "Unknown"]),
+                    diagnosis=rng.choice([None, *diagnoses[: rng.randint(1, 26)]]),
+                    race=rng.choice([None, "white", "black", "asian"]),
+                    ethnicity=rng.choice([None, "hispanic", "nonhispanic"]),
+                )
+            )
             gap = rng.choice([-5, 0, 0, 1, 29, 30, 31, 32, 90])
             start = (stop if stop is not None else start + 3) + gap
     rng.shuffle(rows)
@@ -120,7 +154,7 @@ def assert_same_rows(actual: list[tuple], expected: list[tuple]) -> None:
             if isinstance(a, float) and b is not None:
                 assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), (got, want)
             else:
-                assert a == b and type(a) is type(b) or (a == b and isinstance(a, (int, float))), (got, want)
+                assert (a == b and type(a) is type(b)) or (a == b and isinstance(a, (int, float))), (got, want)
 
 
 def compare(rows: list[dict], name: str, reference, columns: list[str]) -> None:
@@ -179,8 +213,11 @@ def test_length_of_stay_is_exact_when_a_month_has_one_length():
 
 
 def test_readmission_rates_keep_only_the_top_20_diagnoses_by_stays():
-    rows = [stay(f"T-{d}-{i}", 0, 1, diagnosis=f"D{d:02d}", source_row=100 * d + i + 1)
-            for d in range(25) for i in range(1 + d % 7)]
+    rows = [
+        stay(f"T-{d}-{i}", 0, 1, diagnosis=f"D{d:02d}", source_row=100 * d + i + 1)
+        for d in range(25)
+        for i in range(1 + d % 7)
+    ]
     _, _, result = run_sql(pa.Table.from_pylist(rows, schema=CURATED_SCHEMA), "readmission_rates")
     diagnoses = [(r[1], r[2]) for r in result if r[0] == "diagnosis"]
     expected = sorted({(f"D{d:02d}", 1 + d % 7) for d in range(25)}, key=lambda x: (-x[1], x[0]))[:20]
@@ -212,8 +249,13 @@ def test_reports_on_the_generated_synthea_export_match_its_expected_answers():
     _, _, found = run_sql(table, "readmissions")
     by_encounter = {r["encounter_id"]: r for r in rows}
     expected = sorted(
-        (by_encounter[e]["patient_id"], by_encounter[e]["admission_date"], by_encounter[e]["discharge_date"],
-         v["readmitted_within_30_days"], v["days_to_readmission"])
+        (
+            by_encounter[e]["patient_id"],
+            by_encounter[e]["admission_date"],
+            by_encounter[e]["discharge_date"],
+            v["readmitted_within_30_days"],
+            v["days_to_readmission"],
+        )
         for e, v in truth["stays"].items()
     )
     assert sorted((r[0], r[1], r[2], r[4], r[5]) for r in found) == expected
@@ -222,8 +264,13 @@ def test_reports_on_the_generated_synthea_export_match_its_expected_answers():
     compare(rows, "demographics", ref.demographics, ref.DEMOGRAPHICS_COLUMNS)
     _, _, rates = run_sql(table, "readmission_rates")
     overall = truth["overall"]
-    assert rates[0] == ("overall", "all", overall["stays"], overall["readmissions"],
-                        overall["readmissions"] / overall["stays"])
+    assert rates[0] == (
+        "overall",
+        "all",
+        overall["stays"],
+        overall["readmissions"],
+        overall["readmissions"] / overall["stays"],
+    )
     assert all(0 <= r[4] <= 1 for r in rates)
     for case in truth["cases"].values():
         for encounter, answer in case["expected"].items():
@@ -238,16 +285,35 @@ def test_report_column_types():
     table = pa.Table.from_pylist(random_rows(1), schema=CURATED_SCHEMA)
     types = {name: dict(zip(*run_sql(table, name)[:2])) for name in REPORTS}
     assert types["readmissions"] == {
-        "patient_id": "VARCHAR", "admission_date": "DATE", "discharge_date": "DATE", "length_of_stay_days": "BIGINT",
-        "readmitted_within_30_days": "BOOLEAN", "days_to_readmission": "BIGINT",
+        "patient_id": "VARCHAR",
+        "admission_date": "DATE",
+        "discharge_date": "DATE",
+        "length_of_stay_days": "BIGINT",
+        "readmitted_within_30_days": "BOOLEAN",
+        "days_to_readmission": "BIGINT",
     }
-    assert types["readmission_rates"] == {"dimension": "VARCHAR", "value": "VARCHAR", "stays": "BIGINT",
-                                          "readmissions": "BIGINT", "readmission_rate": "DOUBLE"}
-    assert types["length_of_stay"] == {"month": "DATE", "stays": "BIGINT", "mean_days": "DOUBLE",
-                                       "median_days": "DOUBLE", "p90_days": "DOUBLE"}
+    assert types["readmission_rates"] == {
+        "dimension": "VARCHAR",
+        "value": "VARCHAR",
+        "stays": "BIGINT",
+        "readmissions": "BIGINT",
+        "readmission_rate": "DOUBLE",
+    }
+    assert types["length_of_stay"] == {
+        "month": "DATE",
+        "stays": "BIGINT",
+        "mean_days": "DOUBLE",
+        "median_days": "DOUBLE",
+        "p90_days": "DOUBLE",
+    }
     assert types["demographics"] == {"dimension": "VARCHAR", "value": "VARCHAR", "patients": "BIGINT"}
-    assert types["diagnosis_patterns"] == {"diagnosis": "VARCHAR", "stays": "BIGINT", "patients": "BIGINT",
-                                           "mean_length_of_stay_days": "DOUBLE", "readmission_rate": "DOUBLE"}
+    assert types["diagnosis_patterns"] == {
+        "diagnosis": "VARCHAR",
+        "stays": "BIGINT",
+        "patients": "BIGINT",
+        "mean_length_of_stay_days": "DOUBLE",
+        "readmission_rate": "DOUBLE",
+    }
 
 
 @pytest.mark.parametrize("name", REPORTS)
