@@ -10,6 +10,7 @@ from hc_pipeline.sql import render_sql
 
 DOMAIN = "patients"
 CHECK_META = {"owners": "team:data-stewards"}
+STAY_PREVIEW = ["patient_id", "length_of_stay_days", "readmitted_within_30_days", "days_to_readmission"]
 
 
 def _sql_report(name: str, description: str, summary_rows: int = 10):
@@ -23,9 +24,19 @@ def _sql_report(name: str, description: str, summary_rows: int = 10):
     return _report
 
 
-readmissions = _sql_report(
-    "readmissions", "One row per discharged stay: length of stay and whether the next admission came within 30 days."
+@report_asset(
+    DOMAIN,
+    "readmissions",
+    "One row per discharged stay: length of stay and whether the next admission came within 30 days.",
 )
+def readmissions(query_engine: QueryEngine) -> dg.Output[pd.DataFrame]:
+    # One row per stay of a patient: the preview shows no dates and only hashed ids, and the summary only totals.
+    frame, metadata = run_report(query_engine, render_sql("readmissions"), STAY_PREVIEW, masked=("patient_id",))
+    readmitted = int(frame["readmitted_within_30_days"].fillna(False).astype(bool).sum())
+    totals = pd.DataFrame({"stays": [len(frame)], "readmitted_within_30_days": [readmitted]})
+    return dg.Output(frame, metadata={**metadata, "summary": dg.MetadataValue.md(markdown_table(totals))})
+
+
 readmission_rates = _sql_report(
     "readmission_rates", "30-day readmission rate overall and by gender, age band and the top 20 diagnoses.", 40
 )

@@ -29,7 +29,9 @@ def report_asset(domain: str, name: str, description: str):
     )
 
 
-def run_report(engine: QueryEngine, sql: str) -> tuple[pd.DataFrame, dict]:
+def run_report(
+    engine: QueryEngine, sql: str, preview_columns: list[str] | None = None, masked: tuple[str, ...] = ()
+) -> tuple[pd.DataFrame, dict]:
     """Run the report's SQL; the metadata says what it cost (Athena: query id and bytes scanned)."""
     started = time.perf_counter()
     with_stats = getattr(engine, "query_with_stats", None)
@@ -38,4 +40,5 @@ def run_report(engine: QueryEngine, sql: str) -> tuple[pd.DataFrame, dict]:
     else:
         frame, stats = with_stats(sql)
         cost = stats.to_metadata()
-    return frame, {**table_metadata(frame), **cost, "query_seconds": round(time.perf_counter() - started, 3)}
+    metadata = table_metadata(frame, preview_columns, masked)
+    return frame, {**metadata, **cost, "query_seconds": round(time.perf_counter() - started, 3)}

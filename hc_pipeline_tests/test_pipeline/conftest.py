@@ -23,7 +23,8 @@ def corpus(tmp_path_factory):
     for domain in ("patients", "facilities"):
         for path in sorted((samples / domain).iterdir()):
             resources["landing"].put(f"{domain}/{path.name}", path.read_bytes())
-    with dg.instance_for_test() as instance:
+    dagster_home = tmp_path_factory.mktemp("dagster_home")
+    with dg.instance_for_test(temp_dir=str(dagster_home)) as instance:
         defs = make_definitions(resources)
         run = process(defs, instance)
         with (samples / "ground_truth.csv").open() as handle:
@@ -35,6 +36,7 @@ def corpus(tmp_path_factory):
             "truth": truth,
             "run": run,
             "instance": instance,
+            "dagster_home": dagster_home,
             "resources": resources,
             "defs": defs,
         }

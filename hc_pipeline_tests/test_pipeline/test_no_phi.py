@@ -2,6 +2,8 @@
 
 import csv
 import io
+import re
+import zipfile
 
 import dagster as dg
 
@@ -14,6 +16,22 @@ def patient_ids(samples) -> set[str]:
         column = header.index("patient_id")
         ids |= {row[column].strip() for row in rows if len(row) > column and row[column].strip()}
     return ids
+
+
+def synthea_patient_ids(samples) -> set[str]:
+    with zipfile.ZipFile(samples / "patients" / "synthea_export.zip") as archive:
+        name = next(n for n in archive.namelist() if n.endswith("patients.csv"))
+        rows = csv.DictReader(io.StringIO(archive.read(name).decode("utf-8")))
+        return {row["Id"] for row in rows}
+
+
+def tokens_in_files(folder) -> set[str]:
+    """Every identifier-shaped token in every file under `folder`, the instance's sqlite files included."""
+    tokens = set()
+    for path in folder.rglob("*"):
+        if path.is_file():
+            tokens |= set(re.findall(r"[A-Za-z0-9-]+", path.read_bytes().decode("latin-1")))
+    return tokens
 
 
 def everything_dagster_recorded(instance: dg.DagsterInstance) -> str:
@@ -42,3 +60,11 @@ def test_insight_reports_carry_no_patient_identifier(corpus):
     assert len(reports) == len(corpus["generated"]["patients_files"])
     text = "\n".join(p.read_text() for p in reports)
     assert '"sample_anomalies"' in text and not [i for i in ids if i in text]
+
+
+def test_no_patient_identifier_anywhere_in_the_instance_folder(corpus):
+    ids = patient_ids(corpus["samples"]) | synthea_patient_ids(corpus["samples"])
+    assert len(ids) > 5_000 and any(len(i) == 36 for i in ids)  # CSV ids and Synthea's UUIDs
+    tokens = tokens_in_files(corpus["dagster_home"])
+    assert "readmissions" in tokens  # the analytics runs are recorded there
+    assert sorted(ids & tokens) == []
