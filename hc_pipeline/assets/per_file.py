@@ -10,7 +10,8 @@ import pandera.pandas as pa
 
 from hc_pipeline.assets.landed import landed_object
 from hc_pipeline.checks.builders import group_result, group_specs, spec
-from hc_pipeline.curation.rules import Curation, RuleGroup
+from hc_pipeline.curation.rules import Curation
+from hc_pipeline.schemas.rules import RuleGroup
 from hc_pipeline.metadata import table_metadata
 from hc_pipeline.partitions import files_partitions
 from hc_pipeline.resources.landing import LandedObject, LandingZone

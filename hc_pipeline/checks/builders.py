@@ -4,7 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from hc_pipeline.checks.masking import mask_id
-from hc_pipeline.curation.rules import ERROR, RuleGroup
+from hc_pipeline.schemas.rules import ERROR, RuleGroup
 
 OWNERS = ["team:data-stewards"]
 SAMPLE_ROWS = 5

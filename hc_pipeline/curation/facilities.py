@@ -8,8 +8,9 @@ from collections.abc import Collection
 import pandas as pd
 import pyarrow
 
-from hc_pipeline.curation.rules import ERROR, REASONS_DTYPE, Curation, evaluate, reasons_column
+from hc_pipeline.curation.rules import REASONS_DTYPE, Curation, evaluate, reasons_column
 from hc_pipeline.schemas.facilities import ACCREDITATION, RULE_GROUPS, RULES
+from hc_pipeline.schemas.rules import ERROR, Staging
 
 STRING = pd.StringDtype("pyarrow")
 DATE = pd.ArrowDtype(pyarrow.date32())
@@ -149,8 +150,8 @@ def _record(row_json: object, parse_error: object) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def stage(raw: pd.DataFrame, run_date: dt.date, known_ids: Collection[str] = frozenset()) -> pd.DataFrame:
-    """The raw records plus their parsed values, the frame the pandera rules run on."""
+def stage(raw: pd.DataFrame, known_ids: Collection[str] = frozenset()) -> pd.DataFrame:
+    """The raw records plus their parsed values, the frame the rules run on."""
     records = [_record(text, error) for text, error in zip(raw["record_json"], raw["parse_error"])]
     empty = normalise({})
     parsed = pd.DataFrame(
@@ -166,7 +167,6 @@ def stage(raw: pd.DataFrame, run_date: dt.date, known_ids: Collection[str] = fro
         **{c: parsed[c].astype(bool) for c in ("_employee_count_given", "_accreditations_given", "_expiries_ok")},
     )
     staged["_known_id"] = staged["facility_id"].isin(set(known_ids)).fillna(False).astype(bool)
-    staged.attrs["run_date"] = run_date
     return staged
 
 
@@ -193,8 +193,8 @@ def curate(
 
     `known_ids` are facility ids from previously landed files; `landed_at` is this file's landing time.
     """
-    staged = stage(raw, run_date, known_ids)
-    masks = evaluate(staged, RULE_GROUPS)
+    staged = stage(raw, known_ids)
+    masks = evaluate(staged, Staging(run_date), RULE_GROUPS)
     errors = [r for r in masks.columns if RULES[r].severity == ERROR]
     quarantine = masks[errors].any(axis=1).to_numpy()
 

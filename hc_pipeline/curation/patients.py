@@ -7,14 +7,9 @@ import pandas as pd
 import pyarrow
 import pyarrow.compute as pc
 
-from hc_pipeline.curation.rules import (
-    ERROR,
-    REASONS_DTYPE,
-    Curation,
-    evaluate,
-    reasons_column,
-)
+from hc_pipeline.curation.rules import REASONS_DTYPE, Curation, evaluate, reasons_column
 from hc_pipeline.schemas.patients import RULE_GROUPS, RULES
+from hc_pipeline.schemas.rules import ERROR, Staging
 
 GENDERS = {
     "m": "Male",
@@ -29,22 +24,8 @@ GENDERS = {
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y")
 DATE = pd.ArrowDtype(pyarrow.date32())
 STRING = pd.StringDtype("pyarrow")
-CURATED_COLUMNS = [
-    "patient_id",
-    "age",
-    "gender",
-    "admission_date",
-    "discharge_date",
-    "diagnosis",
-    "diagnosis_code",
-    "length_of_stay_days",
-    "warnings",
-    "source_file",
-    "source_row",
-]
 # Present in Synthea exports; null for plain CSVs so every file's table has the same columns.
 OPTIONAL_TEXT = ("diagnosis_code_system", "race", "ethnicity", "encounter_id")
-ROW_COLUMNS = ("source_file", "source_row", "parse_error")
 
 
 def per_value(text: pd.Series, parse) -> pd.Series:
@@ -89,8 +70,8 @@ def _curated_gender(text: pd.Series) -> pd.Series:
     return _parse_gender(text).fillna("Unknown")
 
 
-def stage(raw: pd.DataFrame, run_date: dt.date) -> pd.DataFrame:
-    """The raw text plus parsed values, the frame the pandera rules run on."""
+def stage(raw: pd.DataFrame) -> pd.DataFrame:
+    """The raw text plus parsed values, the frame the rules run on."""
     staged = raw.assign(
         _age=parse_age(raw["age"]),
         _admission=parse_dates(raw["admission_date"]),
@@ -99,15 +80,18 @@ def stage(raw: pd.DataFrame, run_date: dt.date) -> pd.DataFrame:
     )
     staged["_los"] = (staged["_discharge"] - staged["_admission"]).dt.days
     staged["_patient_key"] = pd.factorize(raw["patient_id"])[0]
-    staged.attrs["run_date"] = pd.Timestamp(run_date)
-    staged.attrs["raw_columns"] = [c for c in raw.columns if c not in ("source_row", "parse_error")]
     return staged
+
+
+def staging_for(raw: pd.DataFrame, run_date: dt.date) -> Staging:
+    """The run date, and the columns that make two rows exact copies (all but the row number and parse error)."""
+    return Staging(run_date, tuple(c for c in raw.columns if c not in ("source_row", "parse_error")))
 
 
 def curate(raw: pd.DataFrame, run_date: dt.date) -> Curation:
     """Split one file's raw rows into curated and quarantined, with every finding."""
-    staged = stage(raw, run_date)
-    masks = evaluate(staged, RULE_GROUPS)
+    staged = stage(raw)
+    masks = evaluate(staged, staging_for(raw, run_date), RULE_GROUPS)
     errors = [r for r in masks.columns if RULES[r].severity == ERROR]
     quarantine = masks[errors].any(axis=1).to_numpy()
 

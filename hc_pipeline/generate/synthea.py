@@ -58,21 +58,6 @@ ENCOUNTER_COLUMNS = [
     "REASONDESCRIPTION",
 ]
 CONDITION_COLUMNS = ["START", "STOP", "PATIENT", "ENCOUNTER", "CODE", "DESCRIPTION"]
-IDENTIFIER_COLUMNS = [
-    "SSN",
-    "DRIVERS",
-    "PASSPORT",
-    "PREFIX",
-    "FIRST",
-    "MIDDLE",
-    "LAST",
-    "SUFFIX",
-    "MAIDEN",
-    "ADDRESS",
-    "LAT",
-    "LON",
-    "BIRTHDATE",
-]
 FOLDER = "csv/"
 
 # SNOMED CT reasons for inpatient stays, as Synthea writes them.

@@ -38,8 +38,7 @@ class ParquetUPathIOManager(dg.UPathIOManager):
         buffer = io.BytesIO()
         pq.write_table(table, buffer)
         self._storage.write_bytes(path, buffer.getvalue())
-        if not obj.attrs:  # attrs do not survive parquet: such a frame is read back instead
-            self._written[str(path)] = obj
+        self._written[str(path)] = obj
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
         written = self._written.pop(str(path), None)

@@ -1,8 +1,8 @@
-"""Facility rules as pandera models: each check's name is its rule id; `raise_warning` marks warnings.
+"""Facility rules (one predicate each, grouped by category) and the curated contract as a pandera model.
 
-The models run on the staged frame (`curation.facilities.stage`): the raw columns plus `facility_id` and parsed
+The rules run on the staged frame (`curation.facilities.stage`): the raw columns plus `facility_id` and parsed
 `_is_object`, `_state`, `_employee_count_given`, `_employee_count`, `_accreditations_given`, `_expiries_ok`,
-`_first_expiry` and `_known_id`, with the run date in `attrs["run_date"]`. A record that is not a JSON object
+`_first_expiry` and `_known_id`, with the run date in `Staging`. A record that is not a JSON object
 breaks `invalid_json` only: it has no fields for the other rules to judge.
 """
 
@@ -13,7 +13,7 @@ import pandera.pandas as pa
 import pyarrow
 from pandera.typing import Series
 
-from hc_pipeline.curation.rules import rule, rule_group
+from hc_pipeline.schemas.rules import Staging, rule, rule_group, rules_by_id
 
 # USPS codes: the states, DC, the inhabited territories, the freely associated states and military post offices.
 USPS_CODES = frozenset(
@@ -93,83 +93,55 @@ def _passes_unless(df: pd.DataFrame, broken: pd.Series) -> pd.Series:
     return ~(df["_is_object"] & broken.fillna(False).astype(bool))
 
 
-class Conformance(pa.DataFrameModel):
-    """Values have the shape the schema promises."""
-
-    class Config:
-        title = "conformance"
-        description = "Every record is a JSON object whose counts, expiry dates and state codes can be read."
-        metadata = {"warn_above": 0.01}
-
-    @rule("invalid_json", "record", "The record is not valid JSON, or not a JSON object.")
-    def _invalid_json(cls, df):
-        return df["_is_object"]
-
-    @rule("invalid_employee_count", "employee_count", "Employee count is given but negative or not a whole number.")
-    def _invalid_employee_count(cls, df):
-        return _passes_unless(df, df["_employee_count_given"] & df["_employee_count"].isna())
-
-    @rule(
-        "unparseable_expiry_date",
-        "accreditations",
-        "An accreditation's expiry is missing or not YYYY-MM-DD, MM/DD/YYYY or an ISO date-time.",
-    )
-    def _unparseable_expiry_date(cls, df):
-        return _passes_unless(df, ~df["_expiries_ok"])
-
-    @rule("invalid_state", "state", "State is missing or not a USPS code (states, DC, territories).")
-    def _invalid_state(cls, df):
-        return _passes_unless(df, ~df["_state"].isin(USPS_CODES))
+@rule("invalid_json", "record", "The record is not valid JSON, or not a JSON object.")
+def invalid_json(df: pd.DataFrame, staging: Staging) -> pd.Series:
+    return df["_is_object"]
 
 
-class Completeness(pa.DataFrameModel):
-    """The values a facility needs are present."""
-
-    class Config:
-        title = "completeness"
-        description = "Required values are present: the facility id; accreditations expected."
-        metadata = {"warn_above": 0.05}
-
-    @rule("missing_facility_id", "facility_id", "No facility identifier: the record cannot be attributed.")
-    def _missing_facility_id(cls, df):
-        return _passes_unless(df, df["facility_id"].isna())
-
-    @rule("missing_accreditations", "accreditations", "No accreditations listed.", warning=True)
-    def _missing_accreditations(cls, df):
-        return _passes_unless(df, ~df["_accreditations_given"])
+@rule("invalid_employee_count", "employee_count", "Employee count is given but negative or not a whole number.")
+def invalid_employee_count(df: pd.DataFrame, staging: Staging) -> pd.Series:
+    return _passes_unless(df, df["_employee_count_given"] & df["_employee_count"].isna())
 
 
-class Plausibility(pa.DataFrameModel):
-    """Values are believable for an operating facility."""
-
-    class Config:
-        title = "plausibility"
-        description = "Values are believable: accreditations still valid on the run date."
-        metadata = {"warn_above": 0.05}
-
-    @rule("expired_accreditation", "accreditations", "An accreditation expired before the run date.", warning=True)
-    def _expired_accreditation(cls, df):
-        return _passes_unless(df, df["_first_expiry"] < df.attrs["run_date"])
+@rule(
+    "unparseable_expiry_date",
+    "accreditations",
+    "An accreditation's expiry is missing or not YYYY-MM-DD, MM/DD/YYYY or an ISO date-time.",
+)
+def unparseable_expiry_date(df: pd.DataFrame, staging: Staging) -> pd.Series:
+    return _passes_unless(df, ~df["_expiries_ok"])
 
 
-class Uniqueness(pa.DataFrameModel):
-    """Each facility is described once."""
+@rule("invalid_state", "state", "State is missing or not a USPS code (states, DC, territories).")
+def invalid_state(df: pd.DataFrame, staging: Staging) -> pd.Series:
+    return _passes_unless(df, ~df["_state"].isin(USPS_CODES))
 
-    class Config:
-        title = "uniqueness"
-        description = "Each facility appears once: not twice in a file, not again after an earlier file."
-        metadata = {"warn_above": 0.01}
 
-    @rule(
-        "duplicate_facility",
-        "facility_id",
-        "Facility id already seen in an earlier row of this file or in a previously landed file.",
-        warning=True,
-    )
-    def _duplicate_facility(cls, df):
-        ids = df["facility_id"]
-        earlier = ids.notna() & ids.duplicated(keep="first")
-        return _passes_unless(df, earlier | df["_known_id"])
+@rule("missing_facility_id", "facility_id", "No facility identifier: the record cannot be attributed.")
+def missing_facility_id(df: pd.DataFrame, staging: Staging) -> pd.Series:
+    return _passes_unless(df, df["facility_id"].isna())
+
+
+@rule("missing_accreditations", "accreditations", "No accreditations listed.", warning=True)
+def missing_accreditations(df: pd.DataFrame, staging: Staging) -> pd.Series:
+    return _passes_unless(df, ~df["_accreditations_given"])
+
+
+@rule("expired_accreditation", "accreditations", "An accreditation expired before the run date.", warning=True)
+def expired_accreditation(df: pd.DataFrame, staging: Staging) -> pd.Series:
+    return _passes_unless(df, df["_first_expiry"] < staging.run_date)
+
+
+@rule(
+    "duplicate_facility",
+    "facility_id",
+    "Facility id already seen in an earlier row of this file or in a previously landed file.",
+    warning=True,
+)
+def duplicate_facility(df: pd.DataFrame, staging: Staging) -> pd.Series:
+    ids = df["facility_id"]
+    earlier = ids.notna() & ids.duplicated(keep="first")
+    return _passes_unless(df, earlier | df["_known_id"])
 
 
 class CuratedFacilities(pa.DataFrameModel):
@@ -211,5 +183,30 @@ class CuratedFacilities(pa.DataFrameModel):
         return pd.Series([e == f for e, f in zip(earliest, first)], index=df.index, dtype=bool)
 
 
-RULE_GROUPS = tuple(rule_group(model) for model in (Conformance, Completeness, Plausibility, Uniqueness))
-RULES = {rule.id: rule for group in RULE_GROUPS for rule in group.rules}
+RULE_GROUPS = (
+    rule_group(
+        "conformance",
+        "Every record is a JSON object whose counts, expiry dates and state codes can be read.",
+        0.01,
+        *(invalid_json, invalid_employee_count, unparseable_expiry_date, invalid_state),
+    ),
+    rule_group(
+        "completeness",
+        "Required values are present: the facility id; accreditations expected.",
+        0.05,
+        *(missing_facility_id, missing_accreditations),
+    ),
+    rule_group(
+        "plausibility",
+        "Values are believable: accreditations still valid on the run date.",
+        0.05,
+        expired_accreditation,
+    ),
+    rule_group(
+        "uniqueness",
+        "Each facility appears once: not twice in a file, not again after an earlier file.",
+        0.01,
+        duplicate_facility,
+    ),
+)
+RULES = rules_by_id(RULE_GROUPS)

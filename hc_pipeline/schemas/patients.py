@@ -1,8 +1,8 @@
-"""Admission rules as pandera models: each check's name is its rule id; `raise_warning` marks warnings.
+"""Admission rules (one predicate each, grouped by category) and the curated contract as a pandera model.
 
-The models run on the staged frame (`curation.patients.stage`): the raw text columns plus parsed
+The rules run on the staged frame (`curation.patients.stage`): the raw text columns plus parsed
 `_age`, `_admission`, `_discharge`, `_gender`, `_los` and `_patient_key` (patient_id as an integer code, -1
-when blank), with the run date in `attrs["run_date"]`.
+when blank), with the run date and raw columns in `Staging`.
 """
 
 from typing import Annotated
@@ -13,8 +13,8 @@ import pandera.pandas as pa
 import pyarrow
 from pandera.typing import Series
 
-from hc_pipeline.curation.rules import rule, rule_group
-from hc_pipeline.sources.synthea_zip import SNOMED_CT, UNKNOWN_PATIENT
+from hc_pipeline.schemas.rules import Predicate, Staging, rule, rule_group, rules_by_id
+from hc_pipeline.vocabulary import SNOMED_CT, UNKNOWN_PATIENT
 
 ICD10_SHAPE = r"^[A-TV-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$"
 SNOMED_SHAPE = r"^[1-9][0-9]{5,17}$"
@@ -32,140 +32,114 @@ def _unparsed(df: pd.DataFrame, text: str, parsed: str) -> pd.Series:
     return df[text].notna() & df[parsed].isna()
 
 
-class Conformance(pa.DataFrameModel):
-    """Values have the shape the schema promises."""
-
-    class Config:
-        title = "conformance"
-        description = "Every value can be read as its type: dates, ages, gender codes, ICD-10 codes, whole records."
-        metadata = {"warn_above": 0.01}
-
-    @rule("malformed_row", "record", "The CSV record has more or fewer fields than the header.")
-    def _malformed_row(cls, df):
-        return df["parse_error"].isna() | df["parse_error"].eq(UNKNOWN_PATIENT).fillna(False)
-
-    @rule("unknown_patient", "patient_id", "The encounter's patient is not in the export's patients.csv.")
-    def _unknown_patient(cls, df):
-        return ~df["parse_error"].eq(UNKNOWN_PATIENT).fillna(False)
-
-    @rule("unparseable_date", "admission_date", "A date is neither YYYY-MM-DD nor MM/DD/YYYY, or does not exist.")
-    def _unparseable_date(cls, df):
-        return ~(_unparsed(df, "admission_date", "_admission") | _unparsed(df, "discharge_date", "_discharge"))
-
-    @rule("unparseable_age", "age", "Age is not a whole number.")
-    def _unparseable_age(cls, df):
-        return ~_unparsed(df, "age", "_age")
-
-    @rule("invalid_gender", "gender", "Gender is not M/F/Male/Female/Other/Unknown; curated as Unknown.", warning=True)
-    def _invalid_gender(cls, df):
-        return ~_unparsed(df, "gender", "_gender")
-
-    @rule(
-        "invalid_diagnosis_code",
-        "diagnosis_code",
-        "Diagnosis code does not have the ICD-10 shape (SNOMED CT shape for Synthea exports).",
-        warning=True,
-    )
-    def _invalid_diagnosis_code(cls, df):
-        if "diagnosis_code" not in df:
-            return pd.Series(True, index=df.index)
-        code = df["diagnosis_code"].str.upper()
-        shaped = code.str.match(ICD10_SHAPE)
-        if "diagnosis_code_system" in df:
-            snomed = df["diagnosis_code_system"].eq(SNOMED_CT).fillna(False)
-            shaped = shaped.where(~snomed, code.str.match(SNOMED_SHAPE))
-        return (code.isna() | shaped).fillna(False)
+@rule("malformed_row", "record", "The CSV record has more or fewer fields than the header.")
+def malformed_row(df: pd.DataFrame, staging: Staging) -> pd.Series:
+    return df["parse_error"].isna() | df["parse_error"].eq(UNKNOWN_PATIENT).fillna(False)
 
 
-class Completeness(pa.DataFrameModel):
-    """The values a stay needs are present."""
-
-    class Config:
-        title = "completeness"
-        description = (
-            "Required values are present: patient, admission date; age, gender, diagnosis, discharge expected."
-        )
-        metadata = {"warn_above": 0.05}
-
-    @rule("missing_patient_id", "patient_id", "No patient identifier: the stay cannot be attributed.")
-    def _missing_patient_id(cls, df):
-        return ~_blank(df, "patient_id")
-
-    @rule("missing_admission_date", "admission_date", "No admission date: the stay cannot be placed in time.")
-    def _missing_admission_date(cls, df):
-        return ~_blank(df, "admission_date")
-
-    @rule("missing_age", "age", "Age is blank.", warning=True)
-    def _missing_age(cls, df):
-        return ~_blank(df, "age")
-
-    @rule("missing_gender", "gender", "Gender is blank.", warning=True)
-    def _missing_gender(cls, df):
-        return ~_blank(df, "gender")
-
-    @rule("missing_diagnosis", "diagnosis", "Diagnosis is blank.", warning=True)
-    def _missing_diagnosis(cls, df):
-        return ~_blank(df, "diagnosis")
-
-    @rule("missing_discharge_date", "discharge_date", "No discharge date: the patient is still admitted.", warning=True)
-    def _missing_discharge_date(cls, df):
-        return ~_blank(df, "discharge_date")
+@rule("unknown_patient", "patient_id", "The encounter's patient is not in the export's patients.csv.")
+def unknown_patient(df: pd.DataFrame, staging: Staging) -> pd.Series:
+    return ~df["parse_error"].eq(UNKNOWN_PATIENT).fillna(False)
 
 
-class Plausibility(pa.DataFrameModel):
-    """Values are believable for a hospital stay."""
-
-    class Config:
-        title = "plausibility"
-        description = "Values are believable: age 0-120, discharge after admission, no future admissions, usual stays."
-        metadata = {"warn_above": 0.02}
-
-    @rule("age_out_of_range", "age", "Age is below 0 or above 120.")
-    def _age_out_of_range(cls, df):
-        return ~((df["_age"] < 0) | (df["_age"] > 120)).fillna(False)
-
-    @rule("discharge_before_admission", "discharge_date", "Discharged before being admitted.")
-    def _discharge_before_admission(cls, df):
-        return ~(df["_discharge"] < df["_admission"]).fillna(False)
-
-    @rule("future_admission", "admission_date", "Admitted after the run date.")
-    def _future_admission(cls, df):
-        return ~(df["_admission"] > df.attrs["run_date"]).fillna(False)
-
-    @rule(
-        "los_outlier",
-        "length_of_stay_days",
-        f"Length of stay far from its diagnosis group (robust z > {LOS_Z_LIMIT}, groups of {LOS_MIN_GROUP}+).",
-        warning=True,
-        second_pass=True,
-    )
-    def _los_outlier(cls, df):
-        return ~los_outliers(df)
+@rule("unparseable_date", "admission_date", "A date is neither YYYY-MM-DD nor MM/DD/YYYY, or does not exist.")
+def unparseable_date(df: pd.DataFrame, staging: Staging) -> pd.Series:
+    return ~(_unparsed(df, "admission_date", "_admission") | _unparsed(df, "discharge_date", "_discharge"))
 
 
-class Uniqueness(pa.DataFrameModel):
-    """Each stay is recorded once."""
+@rule("unparseable_age", "age", "Age is not a whole number.")
+def unparseable_age(df: pd.DataFrame, staging: Staging) -> pd.Series:
+    return ~_unparsed(df, "age", "_age")
 
-    class Config:
-        title = "uniqueness"
-        description = "Each stay appears once: no repeated rows, no two records of one patient's admission."
-        metadata = {"warn_above": 0.01}
 
-    @rule("duplicate_row", "record", "Exact copy of an earlier row; the first copy is kept.")
-    def _duplicate_row(cls, df):
-        return ~duplicated_rows(df, df.attrs["raw_columns"])
+@rule("invalid_gender", "gender", "Gender is not M/F/Male/Female/Other/Unknown; curated as Unknown.", warning=True)
+def invalid_gender(df: pd.DataFrame, staging: Staging) -> pd.Series:
+    return ~_unparsed(df, "gender", "_gender")
 
-    @rule(
-        "duplicate_stay",
-        "admission_date",
-        "Same patient and admission date as an earlier row, with different values.",
-        warning=True,
-        second_pass=True,
-    )
-    def _duplicate_stay(cls, df):
-        keyed = df["patient_id"].notna() & df["_admission"].notna() & ~df["_is_duplicate_row"]
-        repeated = df.loc[keyed, ["_patient_key", "_admission"]].duplicated(keep="first")
-        return ~repeated.reindex(df.index, fill_value=False)
+
+@rule(
+    "invalid_diagnosis_code",
+    "diagnosis_code",
+    "Diagnosis code does not have the ICD-10 shape (SNOMED CT shape for Synthea exports).",
+    warning=True,
+)
+def invalid_diagnosis_code(df: pd.DataFrame, staging: Staging) -> pd.Series:
+    if "diagnosis_code" not in df:
+        return pd.Series(True, index=df.index)
+    code = df["diagnosis_code"].str.upper()
+    shaped = code.str.match(ICD10_SHAPE)
+    if "diagnosis_code_system" in df:
+        snomed = df["diagnosis_code_system"].eq(SNOMED_CT).fillna(False)
+        shaped = shaped.where(~snomed, code.str.match(SNOMED_SHAPE))
+    return (code.isna() | shaped).fillna(False)
+
+
+def given(column: str) -> Predicate:
+    """A predicate passing the rows where `column` is not blank."""
+
+    def is_given(df: pd.DataFrame, staging: Staging) -> pd.Series:
+        return ~_blank(df, column)
+
+    is_given.__name__ = f"{column}_given"
+    return is_given
+
+
+missing_patient_id = rule("missing_patient_id", "patient_id", "No patient identifier: the stay cannot be attributed.")(
+    given("patient_id")
+)
+missing_admission_date = rule(
+    "missing_admission_date", "admission_date", "No admission date: the stay cannot be placed in time."
+)(given("admission_date"))
+missing_age = rule("missing_age", "age", "Age is blank.", warning=True)(given("age"))
+missing_gender = rule("missing_gender", "gender", "Gender is blank.", warning=True)(given("gender"))
+missing_diagnosis = rule("missing_diagnosis", "diagnosis", "Diagnosis is blank.", warning=True)(given("diagnosis"))
+missing_discharge_date = rule(
+    "missing_discharge_date", "discharge_date", "No discharge date: the patient is still admitted.", warning=True
+)(given("discharge_date"))
+
+
+@rule("age_out_of_range", "age", "Age is below 0 or above 120.")
+def age_out_of_range(df: pd.DataFrame, staging: Staging) -> pd.Series:
+    return ~((df["_age"] < 0) | (df["_age"] > 120)).fillna(False)
+
+
+@rule("discharge_before_admission", "discharge_date", "Discharged before being admitted.")
+def discharge_before_admission(df: pd.DataFrame, staging: Staging) -> pd.Series:
+    return ~(df["_discharge"] < df["_admission"]).fillna(False)
+
+
+@rule("future_admission", "admission_date", "Admitted after the run date.")
+def future_admission(df: pd.DataFrame, staging: Staging) -> pd.Series:
+    return ~(df["_admission"] > pd.Timestamp(staging.run_date)).fillna(False)
+
+
+@rule(
+    "los_outlier",
+    "length_of_stay_days",
+    f"Length of stay far from its diagnosis group (robust z > {LOS_Z_LIMIT}, groups of {LOS_MIN_GROUP}+).",
+    warning=True,
+    second_pass=True,
+)
+def los_outlier(df: pd.DataFrame, staging: Staging) -> pd.Series:
+    return ~los_outliers(df)
+
+
+@rule("duplicate_row", "record", "Exact copy of an earlier row; the first copy is kept.")
+def duplicate_row(df: pd.DataFrame, staging: Staging) -> pd.Series:
+    return ~duplicated_rows(df, list(staging.raw_columns))
+
+
+@rule(
+    "duplicate_stay",
+    "admission_date",
+    "Same patient and admission date as an earlier row, with different values.",
+    warning=True,
+    second_pass=True,
+)
+def duplicate_stay(df: pd.DataFrame, staging: Staging) -> pd.Series:
+    keyed = df["patient_id"].notna() & df["_admission"].notna() & ~df["_is_duplicate_row"]
+    repeated = df.loc[keyed, ["_patient_key", "_admission"]].duplicated(keep="first")
+    return ~repeated.reindex(df.index, fill_value=False)
 
 
 def duplicated_rows(df: pd.DataFrame, columns: list[str]) -> pd.Series:
@@ -219,5 +193,31 @@ class CuratedAdmissions(pa.DataFrameModel):
         return ~(df["discharge_date"] < df["admission_date"]).fillna(False)
 
 
-RULE_GROUPS = tuple(rule_group(model) for model in (Conformance, Completeness, Plausibility, Uniqueness))
-RULES = {rule.id: rule for group in RULE_GROUPS for rule in group.rules}
+RULE_GROUPS = (
+    rule_group(
+        "conformance",
+        "Every value can be read as its type: dates, ages, gender codes, ICD-10 codes, whole records.",
+        0.01,
+        *(malformed_row, unknown_patient, unparseable_date, unparseable_age, invalid_gender, invalid_diagnosis_code),
+    ),
+    rule_group(
+        "completeness",
+        "Required values are present: patient, admission date; age, gender, diagnosis, discharge expected.",
+        0.05,
+        *(missing_patient_id, missing_admission_date, missing_age, missing_gender, missing_diagnosis),
+        missing_discharge_date,
+    ),
+    rule_group(
+        "plausibility",
+        "Values are believable: age 0-120, discharge after admission, no future admissions, usual stays.",
+        0.02,
+        *(age_out_of_range, discharge_before_admission, future_admission, los_outlier),
+    ),
+    rule_group(
+        "uniqueness",
+        "Each stay appears once: no repeated rows, no two records of one patient's admission.",
+        0.01,
+        *(duplicate_row, duplicate_stay),
+    ),
+)
+RULES = rules_by_id(RULE_GROUPS)

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from hc_pipeline.sources.errors import UnreadableFile
+from hc_pipeline.vocabulary import SNOMED_CT, UNKNOWN_PATIENT
 
 DEFAULT_MAX_UNCOMPRESSED_BYTES = 2_000_000_000
 COLUMNS = (
@@ -29,9 +30,6 @@ COLUMNS = (
     "encounter_id",
 )
 ADDED_COLUMNS = ("source_file", "source_row", "parse_error")
-UNKNOWN_PATIENT = "encounter's patient is not in patients.csv"
-# Synthea's REASONCODE is a SNOMED CT concept id, not ICD-10: say so, so the code rule can tell them apart.
-SNOMED_CT = "SNOMED-CT"
 
 # Only these columns are ever converted and kept: SSN, names, ADDRESS, LAT/LON... never leave the zip.
 _PATIENT_COLUMNS = {"ID": True, "BIRTHDATE": True, "GENDER": True, "RACE": False, "ETHNICITY": False}

@@ -10,11 +10,29 @@ import zipfile
 import pandas as pd
 import pytest
 
-from hc_pipeline.generate.synthea import ENCOUNTER_COLUMNS, IDENTIFIER_COLUMNS, PATIENT_COLUMNS, synthea_zip
+from hc_pipeline.generate.synthea import ENCOUNTER_COLUMNS, PATIENT_COLUMNS, synthea_zip
 from hc_pipeline.sources import synthea_zip as reader
 from hc_pipeline.sources.errors import UnreadableFile
 from hc_pipeline.sources.patients_csv import REQUIRED_COLUMNS, read_admissions
-from hc_pipeline.sources.synthea_zip import UNKNOWN_PATIENT, is_synthea_zip, read_synthea_zip
+from hc_pipeline.sources.synthea_zip import is_synthea_zip, read_synthea_zip
+from hc_pipeline.vocabulary import UNKNOWN_PATIENT
+
+# Direct identifiers in Synthea's patients.csv: none may leave the zip.
+IDENTIFIER_COLUMNS = [
+    "SSN",
+    "DRIVERS",
+    "PASSPORT",
+    "PREFIX",
+    "FIRST",
+    "MIDDLE",
+    "LAST",
+    "SUFFIX",
+    "MAIDEN",
+    "ADDRESS",
+    "LAT",
+    "LON",
+    "BIRTHDATE",
+]
 
 RUN_DATE = dt.date(2025, 6, 15)
 SOURCE = "patients/exports/synthea [v1].zip"
