@@ -5,11 +5,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
 from hc_pipeline.io_managers.athena_tables import LakeAthenaIOManager
 from hc_pipeline.io_managers.parquet import LakeParquetIOManager
 from hc_pipeline.resources.athena import AthenaQueryEngine
+from hc_pipeline.resources.aws import region_from
 from hc_pipeline.resources.landing import LandingZone, LocalLandingZone
 from hc_pipeline.resources.notifier import LogNotifier, Notifier, SlackWebhookNotifier, SnsNotifier, topic_region
 from hc_pipeline.resources.query_engine import DuckDBQueryEngine, QueryEngine
@@ -51,17 +51,14 @@ def storage_and_landing(env: Mapping[str, str]) -> tuple[LakeStorage, LandingZon
     prefix = (env.get("HC_S3_PREFIX") or "").strip("/")
     endpoint = env.get("HC_S3_ENDPOINT_URL") or None
     sse = env.get("HC_S3_SSE") or None
-    # botocore reads only AWS_DEFAULT_REGION; Lambda, ECS and many shells set AWS_REGION.
-    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None
+    region = region_from(env)
     storage = LakeStorage(
         root=f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}",
         endpoint_url=endpoint,
         sse=sse,
         region_name=region,
     )
-    landing = S3LandingZone(
-        bucket=bucket, prefix=prefix, sse=sse, s3=S3Resource(endpoint_url=endpoint, region_name=region)
-    )
+    landing = S3LandingZone(bucket=bucket, prefix=prefix, sse=sse, region_name=region, endpoint_url=endpoint)
     return storage, landing
 
 
@@ -74,7 +71,7 @@ def query_engine(env: Mapping[str, str], storage: LakeStorage) -> QueryEngine:
         if not storage.root.startswith("s3://"):
             raise ValueError("HC_QUERY_ENGINE=athena needs HC_S3_BUCKET: Athena reads the lake from S3")
         return AthenaQueryEngine(
-            region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            region_name=storage.region_name,
             endpoint_url=env.get("HC_ATHENA_ENDPOINT_URL") or None,
             database=env.get("HC_ATHENA_DATABASE") or "hc_pipeline",
             workgroup=env.get("HC_ATHENA_WORKGROUP") or "primary",

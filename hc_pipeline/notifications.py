@@ -5,19 +5,14 @@ from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
+from hc_pipeline.tiers import TIER_NAMES, tier_labels
+
 PREFIX = "hc_pipeline"
 ERROR_SUMMARY_MAX = 500
 REASON_MAX = 300
 MAX_LISTED = 20
-TIER_ORDER = ("expired", "critical", "high", "medium", "upcoming")
 ALWAYS_SHOWN = ("critical", "high", "medium")
-TIER_LABELS = {
-    "expired": "expired",
-    "critical": "critical (0-30 days)",
-    "high": "high (31-60 days)",
-    "medium": "medium (61-90 days)",
-    "upcoming": "upcoming (over 90 days)",
-}
+TIER_LABELS = tier_labels()
 
 
 def truncate(text: str, limit: int) -> str:
@@ -105,9 +100,9 @@ def tier_counts_message(
     """Expiring accreditations: counts per tier, then the critical facilities' ids and names (20 at most)."""
     if not isinstance(tier_counts, Mapping):
         raise TypeError(f"tier_counts: expected a mapping of tier to count, got {type(tier_counts).__name__}")
-    unknown = sorted(set(tier_counts) - set(TIER_ORDER))
+    unknown = sorted(set(tier_counts) - set(TIER_NAMES))
     if unknown:
-        raise ValueError(f"tier_counts: unknown tiers {unknown}; expected some of {list(TIER_ORDER)}")
+        raise ValueError(f"tier_counts: unknown tiers {unknown}; expected some of {list(TIER_NAMES)}")
     counts = {tier: _count(n, f"tier_counts[{tier!r}]") for tier, n in tier_counts.items()}
     if not isinstance(critical_facilities, (list, tuple)):
         raise TypeError(
@@ -117,7 +112,7 @@ def tier_counts_message(
     facilities = list(dict.fromkeys(_facility(pair) for pair in critical_facilities))
     day = as_of.isoformat() if isinstance(as_of, dt.date) else _text(as_of, "as_of")
 
-    shown = [t for t in TIER_ORDER if t in ALWAYS_SHOWN or t in counts]
+    shown = [t for t in TIER_NAMES if t in ALWAYS_SHOWN or t in counts]
     summary = ", ".join(f"{counts.get(t, 0)} {t}" for t in ALWAYS_SHOWN)
     lines = [f"Expiring accreditations as of {day}:"]
     lines += [f"- {TIER_LABELS[t]}: {counts.get(t, 0)}" for t in shown]

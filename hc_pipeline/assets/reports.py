@@ -34,11 +34,7 @@ def run_report(
 ) -> tuple[pd.DataFrame, dict]:
     """Run the report's SQL; the metadata says what it cost (Athena: query id and bytes scanned)."""
     started = time.perf_counter()
-    with_stats = getattr(engine, "query_with_stats", None)
-    if with_stats is None:
-        frame, cost = engine.query(sql), {}
-    else:
-        frame, stats = with_stats(sql)
-        cost = stats.to_metadata()
+    frame, stats = engine.query_with_stats(sql)
+    cost = stats.to_metadata() if stats else {}
     metadata = table_metadata(frame, preview_columns, masked)
     return frame, {**metadata, **cost, "query_seconds": round(time.perf_counter() - started, 3)}

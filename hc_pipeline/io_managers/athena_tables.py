@@ -11,6 +11,7 @@ from upath import UPath
 from hc_pipeline.io_managers.parquet import ParquetUPathIOManager
 from hc_pipeline.resources.athena import AthenaQueryEngine, AthenaQueryError, CatalogTable
 from hc_pipeline.resources.storage import LakeStorage
+from hc_pipeline.sql import views_over
 
 _PLAIN_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _SIGNED = {8: "tinyint", 16: "smallint", 32: "int", 64: "bigint"}
@@ -91,6 +92,11 @@ def add_columns_ddl(database: str, table: str, columns: list[tuple[str, str]]) -
     return f"ALTER TABLE {quote(database)}.{quote(table)} ADD COLUMNS ({added})"
 
 
+def create_view_ddl(database: str, view: str, select: str) -> str:
+    """A Trino view (Athena runs view DDL in Trino, so names take double quotes)."""
+    return f'CREATE OR REPLACE VIEW "{database}"."{view}" AS\n{select}'
+
+
 def drop_table_ddl(database: str, table: str) -> str:
     return f"DROP TABLE IF EXISTS {quote(database)}.{quote(table)}"
 
@@ -161,6 +167,12 @@ class AthenaTablesUPathIOManager(ParquetUPathIOManager):
                 if plan_ddl(database, table, columns, location, self._engine.catalog_table(table), untyped):
                     raise
                 break
+        if statements:
+            # A Trino view keeps the columns it was created with: recreate the shared views over a changed table.
+            views = [create_view_ddl(database, view, select) for view, select in views_over({table}).items()]
+            for statement in views:
+                self._engine.query(statement)
+            statements = [*statements, *views]
         return statements
 
     def load_input(self, context: dg.InputContext):
@@ -172,7 +184,7 @@ class AthenaTablesUPathIOManager(ParquetUPathIOManager):
         # "$path" names the one file the IO manager wrote: no partition column or Hive layout needed.
         frames = {
             key: self._engine.query(f"""SELECT * FROM {table} WHERE "$path" = '{str(path).replace("'", "''")}'""")
-            for key, path in self._get_paths_for_partitions(context).items()
+            for key, path in self.partition_paths(context).items()
         }
         # Like UPathIOManager: one partition loads as a frame, several as {partition: frame}.
         return next(iter(frames.values())) if len(frames) == 1 else frames

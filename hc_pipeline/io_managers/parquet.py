@@ -28,6 +28,12 @@ class ParquetUPathIOManager(dg.UPathIOManager):
         path = UPath(*context.asset_key.path)
         return path if context.has_asset_partitions else path / "data"
 
+    def partition_paths(self, context: dg.InputContext) -> dict[str, UPath]:
+        """The parquet file of each partition an input covers, in this IO manager's layout."""
+        folder = self._storage.path("lake").joinpath(*context.asset_key.path)
+        paths = {key: self.get_path_for_partition(context, folder, key) for key in context.asset_partition_keys}
+        return {key: path.with_suffix(path.suffix + self.extension) for key, path in paths.items()}
+
     def make_directory(self, path: UPath) -> None:
         # S3 has no folders; s3fs's mkdir would HEAD the bucket, which a prefix-scoped IAM policy refuses.
         if not self._storage.is_s3:

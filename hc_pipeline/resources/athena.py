@@ -7,13 +7,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pandas as pd
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from pydantic import Field, PrivateAttr
 
-from hc_pipeline.resources.query_engine import QueryEngine
+from hc_pipeline.resources import aws
+from hc_pipeline.resources.query_engine import QueryEngine, QueryStats
 
 _INTEGERS = {"tinyint", "smallint", "integer", "int", "bigint"}
 _FLOATS = {"double", "float", "real", "decimal"}
@@ -34,22 +33,6 @@ class AthenaQueryTimeout(AthenaQueryError, TimeoutError):
 
     def __init__(self, query_id: str, timeout_seconds: float, sql: str = ""):
         super().__init__(query_id, "TIMED_OUT", f"still running after {timeout_seconds:g} s, stopped", sql)
-
-
-@dataclass(frozen=True)
-class QueryStats:
-    """What one Athena query cost: its id, the bytes it scanned and the engine time."""
-
-    query_id: str
-    data_scanned_bytes: int
-    engine_ms: int
-
-    def to_metadata(self) -> dict[str, Any]:
-        return {
-            "athena/query_id": self.query_id,
-            "athena/data_scanned_bytes": self.data_scanned_bytes,
-            "athena/engine_ms": self.engine_ms,
-        }
 
 
 @dataclass(frozen=True)
@@ -83,22 +66,11 @@ class AthenaQueryEngine(QueryEngine):
     timeout_seconds: float = Field(default=600.0, description="Stop the query and fail after this long.")
 
     _clients: dict = PrivateAttr(default_factory=dict)
-    _last_stats: QueryStats | None = PrivateAttr(default=None)
 
     def _client(self, service: str):
         if service not in self._clients:
-            self._clients[service] = boto3.session.Session().client(
-                service,
-                region_name=self.region_name,
-                endpoint_url=self.endpoint_url,
-                config=Config(retries={"mode": "standard", "max_attempts": 5}, user_agent_extra="hc-pipeline"),
-            )
+            self._clients[service] = aws.client(service, self.region_name, self.endpoint_url)
         return self._clients[service]
-
-    @property
-    def last_stats(self) -> QueryStats | None:
-        """The id, bytes scanned and engine time of the last query this resource ran."""
-        return self._last_stats
 
     def query(self, sql: str) -> pd.DataFrame:
         return self.query_with_stats(sql)[0]
@@ -121,7 +93,6 @@ class AthenaQueryEngine(QueryEngine):
             data_scanned_bytes=int(statistics.get("DataScannedInBytes", 0)),
             engine_ms=int(statistics.get("EngineExecutionTimeInMillis", 0)),
         )
-        self._last_stats = stats
         return self._results(athena, query_id), stats
 
     def _wait(self, athena, query_id: str, sql: str) -> dict:

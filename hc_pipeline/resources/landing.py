@@ -19,10 +19,6 @@ class LandedObject:
     size: int
 
     @property
-    def domain(self) -> str:
-        return self.key.split("/", 1)[0]
-
-    @property
     def run_key(self) -> str:
         return f"{self.key}@{self.version}"
 

@@ -5,10 +5,12 @@ import logging
 import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
+from typing import Any
 
-import boto3
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
+
+from hc_pipeline.resources import aws
 
 logger = logging.getLogger("hc_pipeline.notifier")
 
@@ -58,8 +60,12 @@ class SnsNotifier(Notifier):
     region_name: str = Field(description="AWS region of the topic.")
     endpoint_url: str | None = Field(default=None, description="Custom SNS endpoint (tests, VPC endpoints).")
 
+    _client: Any = PrivateAttr(default=None)
+
     def notify(self, subject: str, message: str) -> None:
-        client = boto3.client("sns", region_name=self.region_name, endpoint_url=self.endpoint_url)
+        if self._client is None:
+            self._client = aws.client("sns", self.region_name, self.endpoint_url)
+        client = self._client
         # The full subject is repeated in the body: SNS truncation must not lose what the caller wrote.
         body = message if sns_subject(subject) == subject else f"{subject}\n\n{message}"
         client.publish(TopicArn=self.topic_arn, Subject=sns_subject(subject), Message=body)

@@ -1,6 +1,8 @@
 """The query engine: every lake table as `<domain>_<asset>`, queried in Athena-dialect SQL."""
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -8,7 +10,23 @@ import pandas as pd
 from pydantic import Field
 
 from hc_pipeline.resources.storage import LakeStorage
-from hc_pipeline.sql import athena_to_duckdb
+from hc_pipeline.sql import athena_to_duckdb, create_duckdb_views
+
+
+@dataclass(frozen=True)
+class QueryStats:
+    """What one query cost where the engine bills it (Athena): its id, the bytes it scanned and the engine time."""
+
+    query_id: str
+    data_scanned_bytes: int
+    engine_ms: int
+
+    def to_metadata(self) -> dict[str, Any]:
+        return {
+            "athena/query_id": self.query_id,
+            "athena/data_scanned_bytes": self.data_scanned_bytes,
+            "athena/engine_ms": self.engine_ms,
+        }
 
 
 class QueryEngine(dg.ConfigurableResource, ABC):
@@ -17,6 +35,10 @@ class QueryEngine(dg.ConfigurableResource, ABC):
     @abstractmethod
     def query(self, sql: str) -> pd.DataFrame:
         """Run one Athena-dialect statement and return its rows."""
+
+    def query_with_stats(self, sql: str) -> tuple[pd.DataFrame, QueryStats | None]:
+        """The rows and what the query cost; None where the engine does not measure it (DuckDB)."""
+        return self.query(sql), None
 
     @abstractmethod
     def tables(self) -> list[str]:
@@ -47,14 +69,16 @@ class DuckDBQueryEngine(QueryEngine):
         return list(self._lake_tables())
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A fresh connection with one view per lake table; on S3 DuckDB reads through s3fs."""
+        """A fresh connection with one view per lake table and the shared views; on S3 DuckDB reads through s3fs."""
         con = duckdb.connect(config={"threads": self.threads})
         if self.storage.is_s3:
             # httpfs is not in the duckdb wheel and cannot be fetched offline; s3fs brings endpoint and credentials.
             con.register_filesystem(self.storage.filesystem())
-        for name, folder in self._lake_tables().items():
+        tables = self._lake_tables()
+        for name, folder in tables.items():
             pattern = f"{folder}/*.parquet".replace("'", "''")
             con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{pattern}', union_by_name = true)")
+        create_duckdb_views(con, set(tables))
         return con
 
     def query(self, sql: str) -> pd.DataFrame:

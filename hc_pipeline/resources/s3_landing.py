@@ -4,9 +4,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
-from dagster_aws.s3 import S3Resource
 from pydantic import Field, PrivateAttr
 
+from hc_pipeline.resources import aws
 from hc_pipeline.resources.landing import LandedObject, LandingZone, VersionChanged
 
 _PRECONDITION_FAILED = {"PreconditionFailed", "412"}
@@ -20,7 +20,9 @@ class S3LandingZone(LandingZone):
     prefix: str = Field(default="", description="Key prefix of the storage root; landing/ is under it.")
     sse: str | None = Field(default=None, description="Server-side encryption for uploads, e.g. AES256 or aws:kms.")
     page_size: int = Field(default=1000, description="Keys per ListObjectsV2 page (S3's ceiling is 1,000).")
-    s3: S3Resource = Field(description="The S3 client: region, endpoint, retries; credentials by the standard chain.")
+    region_name: str | None = Field(default=None, description="AWS region of the bucket; None = the standard chain.")
+    endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (MinIO, moto); None = AWS.")
+    max_attempts: int = Field(default=aws.MAX_ATTEMPTS, description="botocore retries of one S3 request.")
 
     _client: Any = PrivateAttr(default=None)
 
@@ -28,7 +30,7 @@ class S3LandingZone(LandingZone):
     def client(self):
         """One boto3 client per resource instance; boto3 clients are thread-safe, sessions are not."""
         if self._client is None:
-            self._client = self.s3.get_client()
+            self._client = aws.client("s3", self.region_name, self.endpoint_url, self.max_attempts)
         return self._client
 
     @property

@@ -8,6 +8,8 @@ import dagster as dg
 from pydantic import Field
 from upath import UPath
 
+from hc_pipeline.resources.aws import s3fs_client_kwargs
+
 
 class LakeStorage(dg.ConfigurableResource):
     """The storage root: a local folder or `s3://bucket/prefix`; zones are folders under it."""
@@ -25,7 +27,7 @@ class LakeStorage(dg.ConfigurableResource):
         """fsspec (s3fs) options for the root: endpoint, region and SSE on every write; none locally."""
         if not self.is_s3:
             return {}
-        client = {k: v for k, v in (("endpoint_url", self.endpoint_url), ("region_name", self.region_name)) if v}
+        client = s3fs_client_kwargs(self.region_name, self.endpoint_url)
         # No listing cache: sensors, runs and `hc-pipeline query` each need the bucket as it is now.
         options: dict[str, Any] = {"use_listings_cache": False}
         if client:

@@ -4,10 +4,17 @@ import datetime
 import re
 from importlib.resources import files
 
+import duckdb
 import sqlglot
 from sqlglot import exp
 
+from hc_pipeline.tiers import tier_case_sql
+
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# SQL written by code from constants defined once (never from input), filled into any file that names them.
+FRAGMENTS = {"expiry_tier": tier_case_sql("days_to_expiry")}
+# Shared layers every engine creates as views, each from its `<view>.sql`, over the lake table it reads.
+VIEWS = {"facilities_latest_records": "facilities_curated_records", "patients_stays": "patients_curated_records"}
 
 
 def load_sql(name: str) -> str:
@@ -28,12 +35,31 @@ def _literal(name: str, value: object) -> str:
 def render_sql(name: str, **params: object) -> str:
     """`load_sql(name)` with each `{param}` placeholder replaced by its typed literal."""
     sql = load_sql(name)
-    wanted = set(_PLACEHOLDER.findall(sql))
+    wanted = set(_PLACEHOLDER.findall(sql)) - FRAGMENTS.keys()
     missing, unused = wanted - params.keys(), params.keys() - wanted
     if missing or unused:
         raise ValueError(f"{name}.sql: missing parameters {sorted(missing)}, unknown parameters {sorted(unused)}")
-    literals = {key: _literal(key, value) for key, value in params.items()}
+    literals = {**FRAGMENTS, **{key: _literal(key, value) for key, value in params.items()}}
     return _PLACEHOLDER.sub(lambda match: literals[match.group(1)], sql)
+
+
+def views_over(tables: set[str]) -> dict[str, str]:
+    """The shared views whose table exists, as `{view: Athena-dialect SELECT}`."""
+    return {view: render_sql(view) for view, table in VIEWS.items() if table in tables}
+
+
+def create_duckdb_views(connection: duckdb.DuckDBPyConnection, tables: set[str]) -> list[str]:
+    """Create the shared views over `tables` on a DuckDB connection; returns the views created."""
+    created = []
+    for view, select in views_over(tables).items():
+        try:
+            connection.execute(f"CREATE VIEW {view} AS {athena_to_duckdb(select)}")
+        except duckdb.BinderException:
+            # A table without the view's columns (not a curated table yet) must not stop queries of the others;
+            # a report on the view then says the view does not exist.
+            continue
+        created.append(view)
+    return created
 
 
 def _unnest_rows_for_duckdb(node: exp.Expression) -> exp.Expression:

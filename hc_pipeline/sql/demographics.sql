@@ -4,36 +4,24 @@ WITH ranked AS (
     SELECT
         patient_id,
         gender,
-        age,
+        age_band,
         race,
         ethnicity,
         row_number() OVER (
             PARTITION BY patient_id
             ORDER BY admission_date DESC, source_file DESC, source_row DESC
         ) AS recency
-    FROM patients_curated_records
+    FROM patients_stays
 ),
 latest AS (
-    SELECT gender, age, race, ethnicity
+    SELECT gender, age_band, race, ethnicity
     FROM ranked
     WHERE recency = 1
 ),
 by_dimension AS (
     SELECT 1 AS dimension_order, 'gender' AS dimension, coalesce(gender, 'Unknown') AS value FROM latest
     UNION ALL
-    SELECT
-        2,
-        'age_band',
-        CASE
-            WHEN age IS NULL THEN 'Unknown'
-            WHEN age < 18 THEN '0-17'
-            WHEN age < 35 THEN '18-34'
-            WHEN age < 50 THEN '35-49'
-            WHEN age < 65 THEN '50-64'
-            WHEN age < 80 THEN '65-79'
-            ELSE '80+'
-        END
-    FROM latest
+    SELECT 2, 'age_band', age_band FROM latest
     UNION ALL
     SELECT 3, 'race', coalesce(race, 'Unknown') FROM latest
     UNION ALL

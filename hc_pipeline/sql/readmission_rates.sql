@@ -1,35 +1,12 @@
 -- Share of discharged stays followed by a readmission within 30 days: overall, by gender, by age band at admission,
 -- and for the 20 diagnoses with the most stays. A missing gender or age counts as 'Unknown'.
-WITH ordered AS (
-    SELECT
-        gender,
-        age,
-        diagnosis,
-        discharge_date,
-        lead(admission_date) OVER (
-            PARTITION BY patient_id
-            ORDER BY admission_date, source_file, source_row
-        ) AS next_admission_date
-    FROM patients_curated_records
-),
-stays AS (
+WITH stays AS (
     SELECT
         coalesce(gender, 'Unknown') AS gender,
-        CASE
-            WHEN age IS NULL THEN 'Unknown'
-            WHEN age < 18 THEN '0-17'
-            WHEN age < 35 THEN '18-34'
-            WHEN age < 50 THEN '35-49'
-            WHEN age < 65 THEN '50-64'
-            WHEN age < 80 THEN '65-79'
-            ELSE '80+'
-        END AS age_band,
+        age_band,
         diagnosis,
-        coalesce(
-            next_admission_date >= discharge_date AND date_diff('day', discharge_date, next_admission_date) <= 30,
-            false
-        ) AS readmitted
-    FROM ordered
+        readmitted_within_30_days AS readmitted
+    FROM patients_stays
     WHERE discharge_date IS NOT NULL
 ),
 diagnosis_ranks AS (

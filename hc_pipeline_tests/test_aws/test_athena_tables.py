@@ -76,6 +76,14 @@ def materialize_curated(lake: LakeStorage, frame: pd.DataFrame) -> dg.ExecuteInP
     return result
 
 
+def assert_latest_records_view(statement: str) -> None:
+    """The shared view over the table is (re)created right after the table's DDL, in Trino's dialect."""
+    assert statement.startswith('CREATE OR REPLACE VIEW "hc"."facilities_latest_records" AS')
+    tree = sqlglot.parse_one(statement, read="athena")
+    assert isinstance(tree, exp.Create) and tree.find(exp.Table, bfs=False) is not None
+    assert "facilities_curated_records" in {t.name for t in tree.find_all(exp.Table)}
+
+
 def seed_catalog(endpoint: str, location: str, columns: dict[str, str]) -> None:
     """Register the table in Glue as an earlier run's DDL would have (moto's Athena does not)."""
     glue = boto3.client("glue", region_name="us-east-1", endpoint_url=endpoint)
@@ -116,7 +124,8 @@ def test_arrow_types_map_to_athena_ddl_types(arrow, athena):
 def test_first_write_sends_create_external_table_for_every_column_type(lake):
     result = materialize_curated(lake, every_type_frame())
 
-    [ddl] = executed_sql(lake.endpoint_url)
+    ddl, view = executed_sql(lake.endpoint_url)
+    assert_latest_records_view(view)
     location = f"{lake.root}/lake/facilities/curated_records/"
     for dialect in ("athena", "hive"):
         tree = sqlglot.parse_one(ddl, read=dialect)
@@ -139,7 +148,8 @@ def test_new_column_is_added_with_alter_table_add_columns(lake):
 
     materialize_curated(lake, every_type_frame())
 
-    [ddl] = executed_sql(lake.endpoint_url)
+    ddl, view = executed_sql(lake.endpoint_url)
+    assert_latest_records_view(view)
     assert ddl == "ALTER TABLE `hc`.`facilities_curated_records` ADD COLUMNS (`score` double)"
     tree = sqlglot.parse_one(ddl, read="athena")
     assert isinstance(tree, exp.Alter)
@@ -160,7 +170,8 @@ def test_retyped_column_drops_and_recreates_the_external_table(lake):
 
     materialize_curated(lake, every_type_frame())
 
-    drop, create = executed_sql(lake.endpoint_url)
+    drop, create, view = executed_sql(lake.endpoint_url)
+    assert_latest_records_view(view)
     assert drop == "DROP TABLE IF EXISTS `hc`.`facilities_curated_records`"
     assert create.startswith("CREATE EXTERNAL TABLE IF NOT EXISTS") and "`employee_count` bigint" in create
 
@@ -181,6 +192,7 @@ def test_partition_reads_back_through_sql_on_path_or_from_parquet(lake, read_via
     preset_results(
         lake.endpoint_url,
         {"rows": [], "column_info": []},  # the CREATE TABLE takes the first
+        {"rows": [], "column_info": []},  # the CREATE VIEW of the shared view over it takes the second
         athena_result([("patient_id", "varchar"), ("age", "integer")], [["P1", 40], ["P2", 51]]),
     )
     seen = {}
@@ -205,12 +217,13 @@ def test_partition_reads_back_through_sql_on_path_or_from_parquet(lake, read_via
     pd.testing.assert_frame_equal(seen["frame"], frame, check_dtype=False)
     statements = executed_sql(lake.endpoint_url)
     assert statements[0].startswith("CREATE EXTERNAL TABLE")
+    assert statements[1].startswith('CREATE OR REPLACE VIEW "hc"."patients_stays" AS')
     if read_via_sql:
         path = f"{lake.root}/lake/patients/curated_records/a.csv@1.parquet"
-        assert statements[1:] == [f"""SELECT * FROM "hc"."patients_curated_records" WHERE "$path" = '{path}'"""]
-        sqlglot.parse_one(statements[1], read="athena")
+        assert statements[2:] == [f"""SELECT * FROM "hc"."patients_curated_records" WHERE "$path" = '{path}'"""]
+        sqlglot.parse_one(statements[2], read="athena")
     else:
-        assert statements[1:] == []
+        assert statements[2:] == []
 
 
 def test_local_storage_root_is_refused(tmp_path):

@@ -1,7 +1,6 @@
 """A transient S3 failure (503 SlowDown from a proxy on 127.0.0.1) is retried by the step's RetryPolicy to success."""
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
 from hc_pipeline.assets.per_file import IO_RETRY
 from hc_pipeline.definitions import make_definitions
@@ -30,7 +29,9 @@ def test_a_slow_down_on_the_landed_file_read_is_retried_to_success(s3_resources,
     landing = S3LandingZone(
         bucket=BUCKET,
         prefix=PREFIX,
-        s3=S3Resource(endpoint_url=fault_proxy.endpoint, region_name="us-east-1", max_attempts=0),
+        endpoint_url=fault_proxy.endpoint,
+        region_name="us-east-1",
+        max_attempts=0,
     )
     obj = landing.put("patients/a.csv", CSV)
     fault_proxy.fail(is_landed_object_read, times=1)

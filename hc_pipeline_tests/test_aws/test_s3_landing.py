@@ -1,7 +1,6 @@
 """The S3 landing zone against moto on 127.0.0.1: keys, ETag versions, paged listing, conditional reads, SSE."""
 
 import pytest
-from dagster_aws.s3 import S3Resource
 
 from hc_pipeline.deployment import build_resources
 from hc_pipeline.resources.landing import LocalLandingZone, VersionChanged
@@ -15,9 +14,7 @@ from hc_pipeline_tests.test_aws.s3_fixtures import (
 
 
 def landing_on(endpoint: str, **overrides) -> S3LandingZone:
-    return S3LandingZone(
-        bucket=BUCKET, prefix=PREFIX, s3=S3Resource(endpoint_url=endpoint, region_name="us-east-1"), **overrides
-    )
+    return S3LandingZone(bucket=BUCKET, prefix=PREFIX, endpoint_url=endpoint, region_name="us-east-1", **overrides)
 
 
 def test_put_lands_under_prefix_landing_and_describes_the_version(s3_resources, s3_endpoint):
@@ -25,7 +22,7 @@ def test_put_lands_under_prefix_landing_and_describes_the_version(s3_resources, 
     assert isinstance(landing, S3LandingZone)
     obj = landing.put("patients/adm [v2], émission.csv", b"a,b\n1,2\n")
     head = s3_client(s3_endpoint).head_object(Bucket=BUCKET, Key=f"{PREFIX}/landing/patients/adm [v2], émission.csv")
-    assert obj.key == "patients/adm [v2], émission.csv" and obj.domain == "patients"
+    assert obj.key == "patients/adm [v2], émission.csv"
     assert obj.version == head["ETag"].strip('"') and '"' not in obj.version
     assert obj.last_modified == head["LastModified"].timestamp() and obj.size == 8
     assert obj.run_key == f"patients/adm [v2], émission.csv@{obj.version}"
@@ -80,7 +77,7 @@ def test_upload_carries_the_configured_server_side_encryption(s3_endpoint, sse):
 
 
 def test_without_a_prefix_the_landing_zone_is_at_the_bucket_root(s3_endpoint):
-    landing = S3LandingZone(bucket=BUCKET, s3=S3Resource(endpoint_url=s3_endpoint))
+    landing = S3LandingZone(bucket=BUCKET, endpoint_url=s3_endpoint)
     obj = landing.put("facilities/f.json", b"{}")
     assert landing.uri(obj.key) == f"s3://{BUCKET}/landing/facilities/f.json"
     assert [o.key for o in landing.list_objects("facilities")] == ["facilities/f.json"]
@@ -106,7 +103,7 @@ def test_hc_s3_variables_switch_landing_storage_and_lake_to_s3():
     )
     assert isinstance(landing, S3LandingZone)
     assert (landing.bucket, landing.prefix, landing.sse) == ("b", "team/hc", "aws:kms")
-    assert (landing.s3.endpoint_url, landing.s3.region_name) == ("http://minio:9000", "eu-west-1")
+    assert (landing.endpoint_url, landing.region_name) == ("http://minio:9000", "eu-west-1")
     assert str(resources["io_manager"].storage.path("lake")) == "s3://b/team/hc/lake"
     assert resources["query_engine"].storage.is_s3
 

@@ -7,7 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 import dagster as dg
 import pytest
 from dagster._core.test_utils import create_run_for_test
-from dagster_aws.s3 import S3Resource
 from moto.server import ThreadedMotoServer
 
 from hc_pipeline.assets import patients
@@ -63,7 +62,7 @@ def test_listing_of_2500_objects_is_paged_and_requested_across_ticks_within_the_
     sensor = landing_sensor("patients", file_job("patients", patients.assets), max_runs=cap)
     resources = {
         **s3_resources,
-        "landing": S3LandingZone(bucket=BUCKET, prefix=PREFIX, s3=S3Resource(endpoint_url=fault_proxy.endpoint)),
+        "landing": S3LandingZone(bucket=BUCKET, prefix=PREFIX, endpoint_url=fault_proxy.endpoint),
     }
     requested, per_tick, cursor = [], [], None
     for _ in range(5):
@@ -161,9 +160,7 @@ def test_listing_error_skips_with_the_reason_and_the_next_tick_gets_everything(s
     server.start()
     port = server.get_host_and_port()[1]
     # The same in-process moto backend as s3_endpoint: only this door closes and reopens.
-    landing = S3LandingZone(
-        bucket=BUCKET, prefix=PREFIX, s3=S3Resource(endpoint_url=f"http://127.0.0.1:{port}", max_attempts=0)
-    )
+    landing = S3LandingZone(bucket=BUCKET, prefix=PREFIX, endpoint_url=f"http://127.0.0.1:{port}", max_attempts=0)
     resources = {"landing": landing}
     upload(s3_endpoint, "patients/before.csv", b"before")
     first = tick(sensor, resources, instance)

@@ -11,7 +11,7 @@ import pytest
 from hc_pipeline.curation.facilities import CURATED_COLUMNS, QUARANTINED_COLUMNS, curate, report_findings
 from hc_pipeline.schemas.facilities import RULES, CuratedFacilities
 from hc_pipeline.sources.facilities_json import read_facilities
-from hc_pipeline.sql import athena_to_duckdb, render_sql
+from hc_pipeline.sql import athena_to_duckdb, create_duckdb_views, render_sql
 
 RUN_DATE = dt.date(2028, 2, 29)
 SOURCE = "facilities/batch [v2].json"
@@ -92,6 +92,7 @@ def test_curated_frame_serves_the_sql_reports():
     _, result = run(flat(), nested(), flat("F-OLD", accreditations=[{"name": "X", "expiry_date": "2028-01-01"}]))
     connection = duckdb.connect()
     connection.register("facilities_curated_records", pa.Table.from_pandas(result.curated, preserve_index=False))
+    create_duckdb_views(connection, {"facilities_curated_records"})
     sql = athena_to_duckdb(render_sql("expiring_accreditations", as_of=RUN_DATE, horizon_days=180))
     rows = connection.execute(sql).fetchall()
     assert [(r[0], r[3], r[6], r[7]) for r in rows] == [

@@ -9,8 +9,8 @@ import pyarrow as pa
 import pytest
 import sqlglot
 
-from hc_pipeline.sql import athena_to_duckdb, load_sql, render_sql
-from hc_pipeline_tests.test_sql import (
+from hc_pipeline.sql import VIEWS, athena_to_duckdb, create_duckdb_views, load_sql, render_sql
+from hc_pipeline_tests.test_sql.facility_reports_reference import (
     EXPIRING_COLUMNS,
     FACILITY_METRICS_COLUMNS,
     STATE_COUNTS_COLUMNS,
@@ -134,6 +134,7 @@ def run_sql(rows: list[dict], name: str, **params) -> tuple[list[str], list[tupl
     """Column names and rows of one report run on DuckDB over these curated rows."""
     connection = duckdb.connect()
     connection.register("facilities_curated_records", as_arrow(rows))
+    create_duckdb_views(connection, {"facilities_curated_records"})
     cursor = connection.execute(athena_to_duckdb(render_sql(name, **params)))
     columns = [column[0] for column in cursor.description]
     return columns, cursor.fetchall()
@@ -211,6 +212,7 @@ def test_state_counts_uses_latest_record_and_bigint_columns():
     as_of = datetime.date(2028, 2, 1)
     connection = duckdb.connect()
     connection.register("facilities_curated_records", as_arrow(edge_records(as_of, 180)))
+    create_duckdb_views(connection, {"facilities_curated_records"})
     cursor = connection.execute(athena_to_duckdb(render_sql("state_counts", as_of=as_of, horizon_days=180)))
     assert [str(column[1]) for column in cursor.description[1:]] == ["BIGINT"] * 4
     by_state = {row[0]: row for row in cursor.fetchall()}
@@ -230,7 +232,10 @@ def test_sql_is_athena_sql_without_subscripts(name):
     sql = render_sql(name, **params)
     assert sqlglot.parse_one(sql, read="athena") is not None
     assert "[" not in load_sql(name)
-    assert "FROM facilities_curated_records" in sql
+    # Each report reads the curated table through the shared latest-record view.
+    assert "FROM facilities_latest_records" in sql
+    assert VIEWS["facilities_latest_records"] == "facilities_curated_records"
+    assert "FROM facilities_curated_records" in load_sql("facilities_latest_records")
 
 
 def test_render_sql_writes_typed_literals():

@@ -13,7 +13,7 @@ import sqlglot
 from hc_pipeline.curation.patients import curate
 from hc_pipeline.generate.synthea import synthea_zip
 from hc_pipeline.sources.synthea_zip import read_synthea_zip
-from hc_pipeline.sql import athena_to_duckdb, load_sql
+from hc_pipeline.sql import VIEWS, athena_to_duckdb, create_duckdb_views, load_sql
 from hc_pipeline_tests.test_sql import patient_analytics_reference as ref
 
 REPORTS = ["readmissions", "readmission_rates", "length_of_stay", "demographics", "diagnosis_patterns"]
@@ -132,6 +132,7 @@ def run_sql(table: pa.Table, name: str):
     """Column names, DuckDB types and rows of one report over this curated table."""
     connection = duckdb.connect()
     connection.register("patients_curated_records", table)
+    create_duckdb_views(connection, {"patients_curated_records"})
     cursor = connection.execute(athena_to_duckdb(load_sql(name)))
     return [c[0] for c in cursor.description], [str(c[1]) for c in cursor.description], cursor.fetchall()
 
@@ -326,4 +327,7 @@ def test_sql_is_athena_sql_without_subscripts(name):
     sql = load_sql(name)
     assert sqlglot.parse_one(sql, read="athena") is not None
     assert "[" not in sql and "{" not in sql
-    assert "FROM patients_curated_records" in sql
+    # Each report reads the curated table, directly or through the shared stays view.
+    assert "FROM patients_curated_records" in sql or "FROM patients_stays" in sql
+    assert VIEWS["patients_stays"] == "patients_curated_records"
+    assert "FROM patients_curated_records" in load_sql("patients_stays")
