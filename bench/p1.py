@@ -37,9 +37,9 @@ def hc_pipeline(meter, csv: str, profile: str | None = None) -> dict:
     import dagster as dg
 
     from hc_pipeline.assets import patients
-    from hc_pipeline.assets.landed import run_tags
     from hc_pipeline.deployment import build_resources
     from hc_pipeline.partitions import files_partitions, partition_key_for
+    from hc_pipeline.planner import run_tags
     from hc_pipeline.runner import instance_for
 
     home = scratch("p1a-")
@@ -53,7 +53,7 @@ def hc_pipeline(meter, csv: str, profile: str | None = None) -> dict:
         profiler = _profiler(profile)
         with meter:
             result = dg.materialize(
-                patients.assets,
+                patients.per_file_assets,
                 partition_key=key,
                 instance=instance,
                 resources=resources,

@@ -3,19 +3,18 @@
 import dagster as dg
 
 from hc_pipeline.alert_sensors import check_failure_alert_sensor, run_failure_alert_sensor
-from hc_pipeline.assets import analytics, facilities, patients
+from hc_pipeline.assets import analytics, facilities
+from hc_pipeline.assets.domains import PER_FILE, REPORTS
 from hc_pipeline.deployment import build_resources, sensor_interval
 from hc_pipeline.jobs import file_job
 from hc_pipeline.sensors import landing_sensor
-
-PER_FILE = {"patients": patients.assets, "facilities": facilities.assets[:2]}
 
 
 def make_definitions(resources: dict, interval_seconds: int = 15) -> dg.Definitions:
     """Everything in the code location, on the given resources."""
     jobs = {domain: file_job(domain, assets) for domain, assets in PER_FILE.items()}
     return dg.Definitions(
-        assets=[*patients.assets, *analytics.assets, *facilities.assets],
+        assets=[*PER_FILE["patients"], *REPORTS["patients"], *PER_FILE["facilities"], *REPORTS["facilities"]],
         asset_checks=[*facilities.checks, *analytics.checks],
         jobs=list(jobs.values()),
         sensors=[

@@ -88,5 +88,5 @@ def one_row_per_patient(demographics: pd.DataFrame, query_engine: QueryEngine) -
     )
 
 
-assets = [readmissions, readmission_rates, length_of_stay, demographics, diagnosis_patterns]
+report_assets = [readmissions, readmission_rates, length_of_stay, demographics, diagnosis_patterns]
 checks = [discharge_after_admission, rate_between_zero_and_one, one_row_per_patient]

@@ -13,16 +13,16 @@ from hc_pipeline.notifications import tier_counts_message
 from hc_pipeline.resources.landing import LandedObject
 from hc_pipeline.resources.notifier import Notifier
 from hc_pipeline.resources.query_engine import QueryEngine
+from hc_pipeline.run_dates import RunDates
 from hc_pipeline.schemas.facilities import RULE_GROUPS, CuratedFacilities
 from hc_pipeline.sources.facilities_json import COLUMNS, read_facilities
 from hc_pipeline.sql import render_sql
+from hc_pipeline.tiers import TIER_NAMES
 
 DOMAIN = "facilities"
-CURATED = dg.AssetKey([DOMAIN, "curated_records"])
-TIERS = ("expired", "critical", "high", "medium", "upcoming")
 
 
-def empty_raw(source_file: str) -> pd.DataFrame:
+def empty_raw() -> pd.DataFrame:
     """The raw frame of a file that could not be read."""
     return pd.DataFrame({c: pd.Series(dtype="int64" if c == "source_row" else "string[pyarrow]") for c in COLUMNS})
 
@@ -65,16 +65,6 @@ curated_records = curated_records_asset(
 )
 
 
-class ReportConfig(dg.Config):
-    """The date expiries are measured from (blank = today, UTC) and how far ahead to look."""
-
-    as_of: str | None = None
-    horizon_days: int = 180
-
-    def date(self) -> dt.date:
-        return dt.date.fromisoformat(self.as_of) if self.as_of else dt.datetime.now(dt.UTC).date()
-
-
 @report_asset(DOMAIN, "facility_metrics", "Key numbers per facility (latest record of each), earliest expiry first.")
 def facility_metrics(query_engine: QueryEngine) -> dg.Output[pd.DataFrame]:
     frame, metadata = run_report(query_engine, render_sql("facility_metrics"))
@@ -83,13 +73,13 @@ def facility_metrics(query_engine: QueryEngine) -> dg.Output[pd.DataFrame]:
 
 @report_asset(DOMAIN, "expiring_accreditations", "Accreditations expiring within the horizon, tiered by urgency.")
 def expiring_accreditations(
-    context: dg.AssetExecutionContext, config: ReportConfig, query_engine: QueryEngine, notifier: Notifier
+    context: dg.AssetExecutionContext, config: RunDates, query_engine: QueryEngine, notifier: Notifier
 ) -> dg.Output[pd.DataFrame]:
-    as_of = config.date()
+    as_of = config.as_of_date()
     frame, metadata = run_report(
         query_engine, render_sql("expiring_accreditations", as_of=as_of, horizon_days=config.horizon_days)
     )
-    counts = {tier: int((frame["tier"] == tier).sum()) for tier in TIERS}
+    counts = {tier: int((frame["tier"] == tier).sum()) for tier in TIER_NAMES}
     critical = frame.loc[frame["tier"] == "critical", ["facility_id", "facility_name"]].drop_duplicates()
     notifier.notify(*tier_counts_message(counts, list(critical.itertuples(index=False, name=None)), as_of))
     return dg.Output(
@@ -107,9 +97,9 @@ def expiring_accreditations(
 
 
 @report_asset(DOMAIN, "state_counts", "Facilities, employees, accreditations and expiring accreditations per state.")
-def state_counts(config: ReportConfig, query_engine: QueryEngine) -> dg.Output[pd.DataFrame]:
+def state_counts(config: RunDates, query_engine: QueryEngine) -> dg.Output[pd.DataFrame]:
     frame, metadata = run_report(
-        query_engine, render_sql("state_counts", as_of=config.date(), horizon_days=config.horizon_days)
+        query_engine, render_sql("state_counts", as_of=config.as_of_date(), horizon_days=config.horizon_days)
     )
     return dg.Output(frame, metadata={**metadata, "states": len(frame)})
 
@@ -128,5 +118,7 @@ def unique_facility_id(facility_metrics: pd.DataFrame) -> dg.AssetCheckResult:
     )
 
 
-assets = [raw_records, curated_records, facility_metrics, expiring_accreditations, state_counts]
+per_file_assets = [raw_records, curated_records]
+report_assets = [facility_metrics, expiring_accreditations, state_counts]
+dated_assets = [curated_records, expiring_accreditations, state_counts]
 checks = [unique_facility_id]

@@ -4,15 +4,9 @@ import json
 
 import dagster as dg
 
+from hc_pipeline.planner import KEY_TAG, MODIFIED_TAG, VERSION_TAG
 from hc_pipeline.resources.landing import LandedObject
 from hc_pipeline.resources.storage import LakeStorage
-
-KEY_TAG, VERSION_TAG, MODIFIED_TAG = "hc/object_key", "hc/object_version", "hc/last_modified"
-
-
-def run_tags(obj: LandedObject) -> dict[str, str]:
-    """The tags a run carries so its assets know the object it processes."""
-    return {KEY_TAG: obj.key, VERSION_TAG: obj.version, MODIFIED_TAG: repr(obj.last_modified)}
 
 
 def landed_object(context: dg.AssetExecutionContext, domain: str, storage: LakeStorage) -> LandedObject:

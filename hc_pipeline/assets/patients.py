@@ -5,6 +5,7 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
+from hc_pipeline.assets import analytics
 from hc_pipeline.assets.per_file import IO_RETRY, curated_records_asset, raw_records_asset
 from hc_pipeline.curation.patients import curate, report_findings
 from hc_pipeline.metadata import markdown_table, table_metadata
@@ -20,7 +21,7 @@ QUARANTINED = dg.AssetKey([DOMAIN, "quarantined_records"])
 SAFE_PREVIEW = ["patient_id", "age", "gender", "diagnosis", "length_of_stay_days", "warnings", "source_row"]
 
 
-def empty_raw(source_file: str) -> pd.DataFrame:
+def empty_raw() -> pd.DataFrame:
     """The raw frame of a file that could not be read: no rows, the required columns."""
     columns = {c: pd.Series(dtype="string[pyarrow]") for c in (*REQUIRED_COLUMNS, "source_file", "parse_error")}
     return pd.DataFrame({**columns, "source_row": pd.Series(dtype="int64")})
@@ -107,4 +108,6 @@ def insight_report(source_file: str | None, records: int, findings: pd.DataFrame
     }
 
 
-assets = [raw_records, curated_records, anomaly_report]
+per_file_assets = [raw_records, curated_records, anomaly_report]
+report_assets = analytics.report_assets
+dated_assets = [curated_records]

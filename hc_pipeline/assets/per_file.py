@@ -11,12 +11,13 @@ import pandera.pandas as pa
 from hc_pipeline.assets.landed import landed_object
 from hc_pipeline.checks.builders import group_result, group_specs, spec
 from hc_pipeline.curation.rules import Curation
-from hc_pipeline.schemas.rules import RuleGroup
 from hc_pipeline.metadata import table_metadata
 from hc_pipeline.partitions import files_partitions
 from hc_pipeline.resources.landing import LandedObject, LandingZone
 from hc_pipeline.resources.query_engine import QueryEngine
 from hc_pipeline.resources.storage import LakeStorage
+from hc_pipeline.run_dates import RunDates
+from hc_pipeline.schemas.rules import RuleGroup
 from hc_pipeline.sources.errors import UnreadableFile
 
 IO_RETRY = dg.RetryPolicy(max_retries=3, delay=0.5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
@@ -24,16 +25,7 @@ Reader = Callable[[bytes, str], pd.DataFrame]
 CurateFile = Callable[[pd.DataFrame, dt.date, LandedObject, QueryEngine], Curation]
 
 
-class RunDateConfig(dg.Config):
-    """The date rules such as `future_admission` judge against; blank means today (UTC)."""
-
-    run_date: str | None = None
-
-    def date(self) -> dt.date:
-        return dt.date.fromisoformat(self.run_date) if self.run_date else dt.datetime.now(dt.UTC).date()
-
-
-def raw_records_asset(domain: str, read: Reader, empty: Callable[[str], pd.DataFrame], description: str):
+def raw_records_asset(domain: str, read: Reader, empty: Callable[[], pd.DataFrame], description: str):
     """`<domain>/raw_records`: read one landed file; an unreadable one is quarantined whole."""
     key = dg.AssetKey([domain, "raw_records"])
 
@@ -70,7 +62,7 @@ def raw_records_asset(domain: str, read: Reader, empty: Callable[[str], pd.DataF
                 {"file": obj.key, "version": obj.version, "reason": unreadable.reason},
             )
             context.log.warning(f"quarantined whole file: {reason}")
-            raw = empty(obj.key)
+            raw = empty()
         yield dg.Output(
             raw,
             metadata={
@@ -140,13 +132,13 @@ def curated_records_asset(
     )
     def curated_records(
         context: dg.AssetExecutionContext,
-        config: RunDateConfig,
+        config: RunDates,
         raw: pd.DataFrame,
         storage: LakeStorage,
         query_engine: QueryEngine,
     ):
         obj = landed_object(context, domain, storage)
-        result = curate_file(raw, config.date(), obj, query_engine)
+        result = curate_file(raw, config.rules_date(), obj, query_engine)
         yield dg.Output(
             result.curated,
             output_name="curated_records",

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from hc_pipeline.assets.landed import run_tags
 from hc_pipeline.partitions import partition_key_for
+from hc_pipeline.planner import run_tags
 from hc_pipeline.runner import run_pending
 from hc_pipeline_tests.conftest import RUN_DATE
 

@@ -13,8 +13,9 @@ from hc_pipeline.assets import patients
 from hc_pipeline.definitions import make_definitions
 from hc_pipeline.jobs import file_job
 from hc_pipeline.partitions import partition_key_for
+from hc_pipeline.planner import RUN_KEY_TAG
 from hc_pipeline.resources.s3_landing import S3LandingZone
-from hc_pipeline.sensors import RUN_KEY_TAG, landing_sensor
+from hc_pipeline.sensors import landing_sensor
 from hc_pipeline_tests.test_aws.s3_fixtures import (
     BUCKET,
     PREFIX,
@@ -59,7 +60,7 @@ def test_listing_of_2500_objects_is_paged_and_requested_across_ticks_within_the_
     with ThreadPoolExecutor(max_workers=8) as pool:
         etags = dict(zip(keys, pool.map(lambda key: upload(s3_endpoint, key, key.encode(), client), keys)))
     cap = 1_000
-    sensor = landing_sensor("patients", file_job("patients", patients.assets), max_runs=cap)
+    sensor = landing_sensor("patients", file_job("patients", patients.per_file_assets), max_runs=cap)
     resources = {
         **s3_resources,
         "landing": S3LandingZone(bucket=BUCKET, prefix=PREFIX, endpoint_url=fault_proxy.endpoint),

@@ -1,0 +1,7 @@
+"""Each domain's assets by role: per-file (one partition per landed file), reports, and those that take dates."""
+
+from hc_pipeline.assets import facilities, patients
+
+PER_FILE = {"patients": patients.per_file_assets, "facilities": facilities.per_file_assets}
+REPORTS = {"patients": patients.report_assets, "facilities": facilities.report_assets}
+DATED = [*patients.dated_assets, *facilities.dated_assets]

@@ -1,0 +1,64 @@
+"""The one planner the sensors and `hc-pipeline run` share, and how a run tells bad data from a crash."""
+
+import dagster as dg
+
+from hc_pipeline.partitions import files_partitions, partition_key_for
+from hc_pipeline.planner import KEY_TAG, RUN_KEY_TAG, plan_launches
+from hc_pipeline.resources.landing import LandedObject
+from hc_pipeline.runner import stopped_by_checks
+
+A = LandedObject("patients/a.csv", "v1", 100.0, 10)
+B = LandedObject("patients/b b.csv", "v2", 101.0, 20)
+
+
+def test_plan_has_one_run_per_version_in_the_given_order_with_key_partition_and_tags(instance):
+    plan = plan_launches("patients", [B, A], instance)
+    assert [run.obj for run in plan.runs] == [B, A]
+    assert plan.partition_keys == [partition_key_for(B.key, B.version), partition_key_for(A.key, A.version)]
+    run = plan.runs[0]
+    assert run.tags[RUN_KEY_TAG] == run.run_key == "patients/b b.csv@v2" and run.tags[KEY_TAG] == B.key
+    request = run.run_request()
+    assert (request.run_key, request.partition_key) == (run.run_key, run.partition_key)
+    assert plan.add_partitions_request().partition_keys == plan.partition_keys
+
+
+def test_versions_a_run_already_carries_are_left_out(instance):
+    @dg.asset
+    def done():
+        return 1
+
+    dg.materialize([done], instance=instance, tags={RUN_KEY_TAG: A.run_key})
+    plan = plan_launches("patients", [A, B], instance)
+    assert [run.obj for run in plan.runs] == [B]
+
+
+def test_add_partitions_adds_only_the_missing_keys(instance):
+    plan = plan_launches("patients", [A, B], instance)
+    instance.add_dynamic_partitions(files_partitions["patients"].name, [plan.partition_keys[0]])
+    plan.add_partitions(instance)
+    assert sorted(instance.get_dynamic_partitions(files_partitions["patients"].name)) == sorted(plan.partition_keys)
+
+
+def _run(asset, instance) -> dg.ExecuteInProcessResult:
+    return dg.materialize([asset], instance=instance, raise_on_error=False)
+
+
+def test_a_failing_blocking_check_is_bad_data_not_a_crash(instance):
+    @dg.asset(check_specs=[dg.AssetCheckSpec("readable", asset="guarded", blocking=True)])
+    def guarded():
+        yield dg.Output(1)
+        yield dg.AssetCheckResult(check_name="readable", passed=False)
+
+    result = _run(guarded, instance)
+    assert not result.success and stopped_by_checks(result)
+
+
+def test_an_exception_is_a_crash_even_beside_a_failing_check(instance):
+    @dg.asset(check_specs=[dg.AssetCheckSpec("readable", asset="broken")])
+    def broken():
+        yield dg.Output(1)
+        yield dg.AssetCheckResult(check_name="readable", passed=False)
+        raise RuntimeError("disk on fire")
+
+    result = _run(broken, instance)
+    assert not result.success and not stopped_by_checks(result)
