@@ -14,9 +14,8 @@ from pathlib import Path
 import boto3
 from moto.server import ThreadedMotoServer
 
+from bench.deployment import FAKE_AWS, Deployment, wait_for
 from hc_pipeline.generate.writer import generate
-from hc_pipeline_tests.test_e2e.conftest import FAKE_AWS
-from hc_pipeline_tests.test_e2e.deployment import Deployment, wait_for
 
 RUNS = """{ runsOrError(filter: {pipelineName: "patients_file_job"}) { ... on Runs { results {
   status creationTime startTime endTime tags { key value } } } } }"""

@@ -1,10 +1,10 @@
 """`hc-pipeline demo`: generate sample files, land them, process them, print what came out and where."""
 
 import datetime as dt
-import importlib
 
 from hc_pipeline.deployment import hc_home
 from hc_pipeline.partitions import DOMAINS
+from hc_pipeline.schemas import facilities, patients
 
 REPORTS = (
     "facilities_expiring_accreditations",
@@ -15,12 +15,14 @@ REPORTS = (
     "patients_demographics",
     "patients_diagnosis_patterns",
 )
-SUMMARY_SQL = {
-    "files": "SELECT count(DISTINCT source_file) AS n FROM {domain}_raw_records",
-    "rows landed": "SELECT count(*) AS n FROM {domain}_raw_records",
-    "rows curated": "SELECT count(*) AS n FROM {domain}_curated_records",
-    "rows quarantined": "SELECT count(*) AS n FROM {domain}_quarantined_records",
-}
+# label, the table (after `<domain>_`) and the count run on it
+SUMMARY = (
+    ("files", "raw_records", "count(DISTINCT source_file)"),
+    ("rows landed", "raw_records", "count(*)"),
+    ("rows curated", "curated_records", "count(*)"),
+    ("rows quarantined", "quarantined_records", "count(*)"),
+)
+RULES = {"patients": patients.RULES, "facilities": facilities.RULES}
 
 
 def run_demo(patients: int, facilities: int, seed: int) -> int:
@@ -47,9 +49,10 @@ def run_demo(patients: int, facilities: int, seed: int) -> int:
         if f"{domain}_raw_records" not in tables:
             continue
         print(f"\n[{domain}] processed {len(summary.processed.get(domain, []))} new file(s) this run")
-        for label, sql in SUMMARY_SQL.items():
-            if sql.split("FROM ")[1].format(domain=domain) in tables:
-                print(f"  {label:<18}{int(engine.query(sql.format(domain=domain))['n'].iloc[0]):>10,}")
+        for label, table, count in SUMMARY:
+            if f"{domain}_{table}" in tables:
+                n = int(engine.query(f"SELECT {count} AS n FROM {domain}_{table}")["n"].iloc[0])
+                print(f"  {label:<18}{n:>10,}")
         findings = _findings_by_rule(engine, domain, tables)
         if findings is not None:
             print("  findings by rule:")
@@ -76,7 +79,7 @@ def _findings_by_rule(engine, domain: str, tables: set[str]):
     """Findings per rule from the quarantine reasons and the curated warnings."""
     if not {f"{domain}_quarantined_records", f"{domain}_curated_records"} <= tables:
         return None
-    rules = importlib.import_module(f"hc_pipeline.schemas.{domain}").RULES
+    rules = RULES[domain]
     counts = engine.query(
         f"""SELECT rule, count(*) AS n FROM (
               SELECT r AS rule FROM {domain}_quarantined_records CROSS JOIN UNNEST(reasons) AS t (r)

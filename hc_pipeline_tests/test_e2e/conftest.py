@@ -5,13 +5,7 @@ import os
 import pytest
 from moto.server import ThreadedMotoServer
 
-FAKE_AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-}
+from bench.deployment import FAKE_AWS
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import time
 import boto3
 import pytest
 
-from hc_pipeline_tests.test_e2e.deployment import Deployment, wait_for
+from bench.deployment import Deployment, wait_for
 
 pytestmark = pytest.mark.e2e
 

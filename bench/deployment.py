@@ -1,4 +1,4 @@
-"""Start dagster-daemon and dagster-webserver as subprocesses in their own process group, and talk GraphQL to them."""
+"""A live deployment (end-to-end tests, latency bench): dagster-daemon and dagster-webserver in their own group."""
 
 import json
 import os
@@ -10,8 +10,16 @@ import time
 import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# Credentials moto accepts, so no real AWS account is ever touched.
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
 
 
 def free_port() -> int:
