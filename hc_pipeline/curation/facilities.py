@@ -8,30 +8,36 @@ from collections.abc import Collection
 import pandas as pd
 import pyarrow
 
+from hc_pipeline.curation.extra import extra_column
+from hc_pipeline.curation.facility_extra import LOCATION_FIELDS, extra_fields
 from hc_pipeline.curation.rules import REASONS_DTYPE, Curation, evaluate, reasons_column
-from hc_pipeline.schemas.facilities import ACCREDITATION, RULE_GROUPS, RULES
+from hc_pipeline.schemas.facilities import ACCREDITATION, LAB, RULE_GROUPS, RULES
 from hc_pipeline.schemas.rules import ERROR, Staging
 
 STRING = pd.StringDtype("pyarrow")
 DATE = pd.ArrowDtype(pyarrow.date32())
 SERVICES = pd.ArrowDtype(pyarrow.list_(pyarrow.string()))
 ACCREDITATIONS = pd.ArrowDtype(pyarrow.list_(ACCREDITATION))
+LABS = pd.ArrowDtype(pyarrow.list_(LAB))
 LANDED_AT = pd.ArrowDtype(pyarrow.timestamp("us"))
 CURATED_COLUMNS = [
     "facility_id",
     "facility_name",
+    "address",
     "city",
     "state",
     "zip",
     "employee_count",
     "services",
     "n_services",
+    "labs",
     "accreditations",
     "first_accreditation_expiry",
     "source_file",
     "source_row",
     "landed_at",
     "warnings",
+    "extra",
 ]
 QUARANTINED_COLUMNS = ["record_json", "source_file", "source_row", "parse_error", "facility_id", "reasons"]
 
@@ -103,6 +109,20 @@ def _accreditation(item: object) -> tuple[dict, bool]:
     return {"body": body, "id": accreditation_id, "expiry_date": expiry}, expiry is not None
 
 
+def _lab(item: object) -> dict | None:
+    """One lab as {name, certifications}; a bare string is the lab's name."""
+    if not isinstance(item, dict):
+        name = _text(item)
+        return None if name is None else {"name": name, "certifications": None}
+    certifications = item.get("certifications")
+    if isinstance(certifications, str):
+        certifications = [certifications]
+    return {
+        "name": _text(item.get("lab_name", item.get("name"))),
+        "certifications": [c for c in map(_text, certifications) if c] if isinstance(certifications, list) else None,
+    }
+
+
 def _zip(value: object) -> str | None:
     # A ZIP written as a JSON number has lost its leading zeros.
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 100_000:
@@ -113,7 +133,9 @@ def _zip(value: object) -> str | None:
 def normalise(record: dict) -> dict:
     """Both variants in one shape: flat `state` or nested `location`, flat or nested accreditations."""
     location = record.get("location") if isinstance(record.get("location"), dict) else {}
-    state = _text(location["state"] if "state" in location else record.get("state"))
+    # Nested wins over flat, field by field: a flat record may still carry an address, a city or a ZIP.
+    place = {key: location[key] if key in location else record.get(key) for key in LOCATION_FIELDS}
+    state = _text(place["state"])
     given, count = parse_employee_count(record.get("employee_count"))
     services = record.get("services")
     if isinstance(services, str):
@@ -124,19 +146,24 @@ def normalise(record: dict) -> dict:
         raw_accreditations = [raw_accreditations]
     parsed = [_accreditation(item) for item in raw_accreditations] if isinstance(raw_accreditations, list) else None
     expiries = [a["expiry_date"] for a, ok in parsed or [] if ok]
+    labs = record.get("labs")
+    labs = [lab for lab in map(_lab, labs if isinstance(labs, list) else [labs]) if lab] if labs is not None else None
     return {
         "facility_id": _text(record.get("facility_id")),
         "_name": _text(record.get("facility_name")),
-        "_city": _text(location.get("city")),
+        "_address": _text(place["address"]),
+        "_city": _text(place["city"]),
         "_state": state.upper() if state else None,
-        "_zip": _zip(location.get("zip")),
+        "_zip": _zip(place["zip"]),
         "_employee_count_given": given,
         "_employee_count": count,
         "_services": services,
+        "_labs": labs,
         "_accreditations": None if parsed is None else [a for a, _ in parsed],
         "_accreditations_given": bool(parsed),
         "_expiries_ok": all(ok for _, ok in parsed or []),
         "_first_expiry": min(expiries) if expiries else None,
+        "_extra": extra_fields(record),
     }
 
 
@@ -163,7 +190,8 @@ def stage(raw: pd.DataFrame, known_ids: Collection[str] = frozenset()) -> pd.Dat
         _state=parsed["_state"].astype(STRING),
         _employee_count=parsed["_employee_count"].astype("Int64"),
         _first_expiry=parsed["_first_expiry"].astype(DATE),
-        **{c: parsed[c] for c in ("_name", "_city", "_zip", "_services", "_accreditations")},
+        **{c: parsed[c] for c in ("_name", "_address", "_city", "_zip", "_services", "_labs", "_accreditations")},
+        _extra=parsed["_extra"],
         **{c: parsed[c].astype(bool) for c in ("_employee_count_given", "_accreditations_given", "_expiries_ok")},
     )
     staged["_known_id"] = staged["facility_id"].isin(set(known_ids)).fillna(False).astype(bool)
@@ -203,18 +231,21 @@ def curate(
         {
             "facility_id": good["facility_id"],
             "facility_name": good["_name"].astype(STRING),
+            "address": good["_address"].astype(STRING),
             "city": good["_city"].astype(STRING),
             "state": good["_state"],
             "zip": good["_zip"].astype(STRING),
             "employee_count": good["_employee_count"],
             "services": _arrow(good["_services"], SERVICES),
             "n_services": good["_services"].map(len, na_action="ignore").astype("Int64"),
+            "labs": _arrow(good["_labs"], LABS),
             "accreditations": _arrow(good["_accreditations"], ACCREDITATIONS),
             "first_accreditation_expiry": good["_first_expiry"],
             "source_file": good["source_file"].astype(STRING),
             "source_row": good["source_row"].astype("int64"),
             "landed_at": pd.Series(_landed_at(landed_at), index=good.index, dtype=LANDED_AT),
             "warnings": reasons_column(masks.loc[~quarantine, [r for r in masks if r not in errors]]),
+            "extra": extra_column(good["_extra"], good.index),
         },
         columns=CURATED_COLUMNS,
     ).reset_index(drop=True)

@@ -7,6 +7,7 @@ import pandas as pd
 import pyarrow
 import pyarrow.compute as pc
 
+from hc_pipeline.curation.extra import extra_from_columns
 from hc_pipeline.curation.rules import REASONS_DTYPE, Curation, evaluate, reasons_column
 from hc_pipeline.schemas.patients import RULE_GROUPS, RULES
 from hc_pipeline.schemas.rules import ERROR, Staging
@@ -26,6 +27,11 @@ DATE = pd.ArrowDtype(pyarrow.date32())
 STRING = pd.StringDtype("pyarrow")
 # Present in Synthea exports; null for plain CSVs so every file's table has the same columns.
 OPTIONAL_TEXT = ("diagnosis_code_system", "race", "ethnicity", "encounter_id")
+ROW_COLUMNS = ("source_file", "source_row", "parse_error")
+# The raw columns curated columns are read from; any other column of the file goes to `extra`.
+READ_COLUMNS = frozenset(
+    {"patient_id", "age", "gender", "admission_date", "discharge_date", "diagnosis", "diagnosis_code", *OPTIONAL_TEXT}
+)
 
 
 def per_value(text: pd.Series, parse) -> pd.Series:
@@ -94,6 +100,7 @@ def curate(raw: pd.DataFrame, run_date: dt.date) -> Curation:
     masks = evaluate(staged, staging_for(raw, run_date), RULE_GROUPS)
     errors = [r for r in masks.columns if RULES[r].severity == ERROR]
     quarantine = masks[errors].any(axis=1).to_numpy()
+    extra = [c for c in raw.columns if c not in READ_COLUMNS and c not in ROW_COLUMNS]
 
     # Only the columns the curated table is built from: copying the rest of 1M rows costs seconds.
     needed = [
@@ -108,6 +115,7 @@ def curate(raw: pd.DataFrame, run_date: dt.date) -> Curation:
         "source_file",
         "source_row",
         *OPTIONAL_TEXT,
+        *extra,
     ]
     good = staged.loc[~quarantine, [c for c in needed if c in staged]]
     nulls = _nulls(good.index)
@@ -125,6 +133,7 @@ def curate(raw: pd.DataFrame, run_date: dt.date) -> Curation:
             "warnings": reasons_column(masks.loc[~quarantine, [r for r in masks if r not in errors]]),
             "source_file": good["source_file"],
             "source_row": good["source_row"],
+            "extra": extra_from_columns(good, extra),
         }
     ).reset_index(drop=True)
 

@@ -55,10 +55,10 @@ class ParquetUPathIOManager(dg.UPathIOManager):
 
 
 def _arrow_dtype_for(arrow_type: pa.DataType):
-    """Keep strings, lists and structs Arrow-backed when reading back."""
+    """Keep strings, lists, structs and maps Arrow-backed when reading back."""
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
         return pd.StringDtype("pyarrow")
-    if pa.types.is_list(arrow_type) or pa.types.is_struct(arrow_type):
+    if pa.types.is_list(arrow_type) or pa.types.is_struct(arrow_type) or pa.types.is_map(arrow_type):
         return pd.ArrowDtype(arrow_type)
     return None
 

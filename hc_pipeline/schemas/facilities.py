@@ -14,6 +14,7 @@ import pyarrow
 from pandera.typing import Series
 
 from hc_pipeline.schemas.rules import Staging, rule, rule_group, rules_by_id
+from hc_pipeline.vocabulary import EXTRA_TYPE
 
 # USPS codes: the states, DC, the inhabited territories, the freely associated states and military post offices.
 USPS_CODES = frozenset(
@@ -86,6 +87,7 @@ USPS_CODES = frozenset(
 ACCREDITATION = pyarrow.struct(
     [("body", pyarrow.string()), ("id", pyarrow.string()), ("expiry_date", pyarrow.date32())]
 )
+LAB = pyarrow.struct([("name", pyarrow.string()), ("certifications", pyarrow.list_(pyarrow.string()))])
 
 
 def _passes_unless(df: pd.DataFrame, broken: pd.Series) -> pd.Series:
@@ -149,18 +151,21 @@ class CuratedFacilities(pa.DataFrameModel):
 
     facility_id: Series[str] = pa.Field(nullable=False)
     facility_name: Series[str] = pa.Field(nullable=True)
+    address: Series[str] = pa.Field(nullable=True)
     city: Series[str] = pa.Field(nullable=True)
     state: Series[str] = pa.Field(isin=sorted(USPS_CODES), nullable=False)
     zip: Series[str] = pa.Field(nullable=True)
     employee_count: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
     services: Series[Annotated[pd.ArrowDtype, pyarrow.list_(pyarrow.string())]] = pa.Field(nullable=True)
     n_services: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+    labs: Series[Annotated[pd.ArrowDtype, pyarrow.list_(LAB)]] = pa.Field(nullable=True)
     accreditations: Series[Annotated[pd.ArrowDtype, pyarrow.list_(ACCREDITATION)]] = pa.Field(nullable=True)
     first_accreditation_expiry: Series[Annotated[pd.ArrowDtype, pyarrow.date32()]] = pa.Field(nullable=True)
     source_file: Series[str] = pa.Field(nullable=False)
     source_row: Series[int] = pa.Field(ge=1, unique=True)
     landed_at: Series[Annotated[pd.ArrowDtype, pyarrow.timestamp("us")]] = pa.Field(nullable=True)
     warnings: Series[Annotated[pd.ArrowDtype, pyarrow.list_(pyarrow.string())]] = pa.Field(nullable=False)
+    extra: Series[Annotated[pd.ArrowDtype, EXTRA_TYPE]] = pa.Field(nullable=False)
 
     class Config:
         title = "curated_facilities"

@@ -14,7 +14,7 @@ import pyarrow
 from pandera.typing import Series
 
 from hc_pipeline.schemas.rules import Predicate, Staging, rule, rule_group, rules_by_id
-from hc_pipeline.vocabulary import SNOMED_CT, UNKNOWN_PATIENT
+from hc_pipeline.vocabulary import EXTRA_TYPE, SNOMED_CT, UNKNOWN_PATIENT
 
 ICD10_SHAPE = r"^[A-TV-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$"
 SNOMED_SHAPE = r"^[1-9][0-9]{5,17}$"
@@ -183,6 +183,7 @@ class CuratedAdmissions(pa.DataFrameModel):
     diagnosis: Series[ArrowString] = pa.Field(nullable=True)
     source_file: Series[ArrowString] = pa.Field(nullable=False)
     source_row: Series[int] = pa.Field(ge=1, unique=True)
+    extra: Series[Annotated[pd.ArrowDtype, EXTRA_TYPE]] = pa.Field(nullable=False)
 
     class Config:
         title = "curated_admissions"

@@ -1,9 +1,12 @@
 -- Headline numbers for the latest record of each facility.
+-- expiry_date_of_first_accreditation: of the first accreditation in the record's order, as seed 001 defines it;
+-- earliest_accreditation_expiry: the soonest of them (curated first_accreditation_expiry); it orders the list.
 SELECT
     facility_id,
     facility_name,
     employee_count,
     n_services AS number_of_offered_services,
-    first_accreditation_expiry AS expiry_date_of_first_accreditation
+    element_at(accreditations, 1).expiry_date AS expiry_date_of_first_accreditation,
+    first_accreditation_expiry AS earliest_accreditation_expiry
 FROM facilities_latest_records
-ORDER BY expiry_date_of_first_accreditation ASC NULLS LAST, facility_id
+ORDER BY earliest_accreditation_expiry ASC NULLS LAST, facility_id

@@ -1,6 +1,7 @@
 """The Athena tables IO manager on moto: the DDL it sends for each schema, and reading back by SQL or parquet."""
 
 import datetime as dt
+import json
 import uuid
 
 import boto3
@@ -11,8 +12,11 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from hc_pipeline.curation import facilities, patients
 from hc_pipeline.io_managers.athena_tables import LakeAthenaIOManager, athena_type
 from hc_pipeline.resources.storage import LakeStorage
+from hc_pipeline.sources.facilities_json import read_facilities
+from hc_pipeline.sources.patients_csv import read_admissions
 from hc_pipeline_tests.test_aws.athena_fixtures import (
     DATABASE,
     athena_result,
@@ -115,6 +119,11 @@ def seed_catalog(endpoint: str, location: str, columns: dict[str, str]) -> None:
         (pa.list_(ACCREDITATION), EXPECTED_TYPES["accreditations"]),
         (pa.decimal128(10, 2), "decimal(10,2)"),
         (pa.dictionary(pa.int8(), pa.string()), "string"),
+        (pa.map_(pa.string(), pa.string()), "map<string,string>"),
+        (
+            pa.list_(pa.struct([("name", pa.string()), ("certifications", pa.list_(pa.string()))])),
+            "array<struct<name:string,certifications:array<string>>>",
+        ),
     ],
 )
 def test_arrow_types_map_to_athena_ddl_types(arrow, athena):
@@ -231,3 +240,39 @@ def test_local_storage_root_is_refused(tmp_path):
     manager = LakeAthenaIOManager(storage=storage, engine=make_engine("http://127.0.0.1:1"))
     with pytest.raises(ValueError, match="s3:// storage root"):
         manager.create_io_manager(dg.build_init_resource_context())
+
+
+def curated_frames() -> dict[str, pd.DataFrame]:
+    """Real curated frames: a facility with labs, an address and an unknown field; admissions with a ward column."""
+    record = {
+        "facility_id": "FAC12345",
+        "location": {"address": "123 Main St", "city": "Springfield", "state": "IL", "zip": "62701"},
+        "labs": [{"lab_name": "Hematology Lab", "certifications": ["CLIA", "CAP"]}],
+        "accreditations": [{"accreditation_body": "JC", "accreditation_id": "JC-1", "valid_until": "2027-12-31"}],
+        "npi": 1234567893,
+    }
+    csv = b"patient_id,age,gender,admission_date,discharge_date,diagnosis,ward\nP1,40,M,2024-01-01,,Flu,W3\n"
+    run_date = dt.date(2026, 1, 1)
+    return {
+        "facilities": facilities.curate(read_facilities(json.dumps([record]).encode(), "f.json"), run_date).curated,
+        "patients": patients.curate(read_admissions(csv, "patients/w.csv"), run_date).curated,
+    }
+
+
+@pytest.mark.parametrize("domain", ["facilities", "patients"])
+def test_curated_tables_declare_labs_address_and_the_extra_map(lake, domain):
+    frame = curated_frames()[domain]
+
+    @dg.asset(key=[domain, "curated_records"])
+    def curated() -> pd.DataFrame:
+        return frame
+
+    assert dg.materialize([curated], resources={"io_manager": io_manager(lake)}).success
+    [ddl] = executed_sql(lake.endpoint_url)
+    tree = sqlglot.parse_one(ddl, read="athena")
+    columns = {c.name: c.args["kind"].sql("hive").lower().replace(" ", "") for c in tree.this.expressions}
+    assert columns["extra"] == "map<string,string>"
+    if domain == "facilities":
+        assert columns["address"] == "string"
+        assert columns["labs"] == "array<struct<name:string,certifications:array<string>>>"
+    sqlglot.parse_one(f"select element_at(extra, 'ward') from {domain}_curated_records", read="athena")

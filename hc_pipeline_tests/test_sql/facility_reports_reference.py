@@ -10,6 +10,7 @@ FACILITY_METRICS_COLUMNS = [
     "employee_count",
     "number_of_offered_services",
     "expiry_date_of_first_accreditation",
+    "earliest_accreditation_expiry",
 ]
 EXPIRING_COLUMNS = [
     "facility_id",
@@ -48,7 +49,8 @@ def facility_metrics(curated: pd.DataFrame) -> pd.DataFrame:
     """Reference for facility_metrics.sql."""
     rows = []
     for record in latest_records(curated).to_dict("records"):
-        expiries = [a["expiry_date"] for a in _accreditations(record["accreditations"]) if a["expiry_date"]]
+        accreditations = _accreditations(record["accreditations"])
+        expiries = [a["expiry_date"] for a in accreditations if a["expiry_date"]]
         services = record["services"]
         rows.append(
             {
@@ -56,11 +58,13 @@ def facility_metrics(curated: pd.DataFrame) -> pd.DataFrame:
                 "facility_name": record["facility_name"],
                 "employee_count": record["employee_count"],
                 "number_of_offered_services": len(services) if isinstance(services, list) else None,
-                "expiry_date_of_first_accreditation": min(expiries) if expiries else None,
+                # Seed 001: the first accreditation in the record's order, whichever expires first.
+                "expiry_date_of_first_accreditation": accreditations[0]["expiry_date"] if accreditations else None,
+                "earliest_accreditation_expiry": min(expiries) if expiries else None,
             }
         )
     frame = pd.DataFrame(rows, columns=FACILITY_METRICS_COLUMNS)
-    return frame.sort_values(["expiry_date_of_first_accreditation", "facility_id"], na_position="last")
+    return frame.sort_values(["earliest_accreditation_expiry", "facility_id"], na_position="last")
 
 
 def expiring_accreditations(curated: pd.DataFrame, as_of: datetime.date, horizon_days: int) -> pd.DataFrame:

@@ -21,22 +21,26 @@ from hc_pipeline_tests.test_sql.facility_reports_reference import (
 
 REPORTS = ["facility_metrics", "expiring_accreditations", "state_counts"]
 ACCREDITATION = pa.struct([("body", pa.string()), ("id", pa.string()), ("expiry_date", pa.date32())])
+LAB = pa.struct([("name", pa.string()), ("certifications", pa.list_(pa.string()))])
 CURATED_SCHEMA = pa.schema(
     [
         ("facility_id", pa.string()),
         ("facility_name", pa.string()),
+        ("address", pa.string()),
         ("city", pa.string()),
         ("state", pa.string()),
         ("zip", pa.string()),
         ("employee_count", pa.int64()),
         ("services", pa.list_(pa.string())),
         ("n_services", pa.int64()),
+        ("labs", pa.list_(LAB)),
         ("accreditations", pa.list_(ACCREDITATION)),
         ("first_accreditation_expiry", pa.date32()),
         ("source_file", pa.string()),
         ("source_row", pa.int64()),
         ("landed_at", pa.timestamp("us")),
         ("warnings", pa.list_(pa.string())),
+        ("extra", pa.map_(pa.string(), pa.string())),
     ]
 )
 LANDED = {
@@ -59,18 +63,21 @@ def record(facility_id, accreditations=(), *, source_file="facilities/a.json", s
     return {
         "facility_id": facility_id,
         "facility_name": fields.pop("facility_name", f"Facility {facility_id}"),
+        "address": fields.pop("address", None),
         "city": fields.pop("city", None),
         "state": fields.pop("state", "TX"),
         "zip": fields.pop("zip", None),
         "employee_count": fields.pop("employee_count", 10),
         "services": services,
         "n_services": None if services is None else len(services),
+        "labs": fields.pop("labs", None),
         "accreditations": accreditations,
         "first_accreditation_expiry": min(expiries) if expiries else None,
         "source_file": source_file,
         "source_row": source_row,
         "landed_at": fields.pop("landed_at", LANDED[source_file]),
         "warnings": fields.pop("warnings", []),
+        "extra": fields.pop("extra", []),
         **fields,
     }
 
@@ -164,6 +171,41 @@ def test_facility_metrics_matches_reference(seed):
     columns, result = run_sql(rows, "facility_metrics")
     assert columns == FACILITY_METRICS_COLUMNS
     assert result == as_rows(facility_metrics(pd.DataFrame(rows)))
+
+
+def test_facility_metrics_first_accreditation_follows_record_order_and_earliest_orders_the_list():
+    rows = [
+        # Seed 001's FAC001: its first accreditation is not the one that expires first.
+        record("FAC001", [("AAAHC", None, datetime.date(2027, 10, 25)), ("CAP", None, datetime.date(2027, 2, 4))]),
+        record("FAC002", [("JCI", None, datetime.date(2027, 3, 1)), ("DNV", None, datetime.date(2027, 12, 1))]),
+        record("FAC003", []),
+        record("FAC004", None),
+    ]
+    columns, result = run_sql(rows, "facility_metrics")
+    first, earliest = (
+        columns.index("expiry_date_of_first_accreditation"),
+        columns.index("earliest_accreditation_expiry"),
+    )
+    by_id = {row[0]: (row[first], row[earliest]) for row in result}
+    assert by_id["FAC001"] == (datetime.date(2027, 10, 25), datetime.date(2027, 2, 4))
+    assert by_id["FAC002"] == (datetime.date(2027, 3, 1), datetime.date(2027, 3, 1))
+    assert by_id["FAC003"] == by_id["FAC004"] == (None, None)
+    assert [row[0] for row in result] == ["FAC001", "FAC002", "FAC003", "FAC004"]  # seed 004: earliest first
+
+
+def test_element_at_on_the_extra_map_returns_the_value_on_duckdb():
+    sql = athena_to_duckdb("SELECT facility_id, element_at(extra, 'ward') AS ward FROM facilities_curated_records")
+    rows = [
+        record("X1", extra=[("ward", "W3"), ("bed", "12")]),
+        record("X2", extra=[("bed", "7")]),
+        record("X3", extra=[]),
+        record("X4", extra=None),
+    ]
+    connection = duckdb.connect()
+    connection.register("facilities_curated_records", as_arrow(rows))
+    cursor = connection.execute(sql + " ORDER BY facility_id")
+    assert str(cursor.description[1][1]) == "VARCHAR"  # the value, not DuckDB's list from its own element_at
+    assert cursor.fetchall() == [("X1", "W3"), ("X2", None), ("X3", None), ("X4", None)]
 
 
 @pytest.mark.parametrize(("as_of", "horizon_days"), PARAMS)

@@ -1,0 +1,60 @@
+"""What a source sent beyond the curated contract, kept in one `extra` column: map<string, string>, field -> text.
+
+One stable column instead of a column per unknown field: every file's curated table keeps the same schema,
+and the values stay queryable (`element_at(extra, 'ward')` on Athena and, through sqlglot, on DuckDB).
+Null and blank values are left out; nested JSON values are kept as compact JSON text.
+"""
+
+import json
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow
+
+from hc_pipeline.vocabulary import EXTRA_TYPE
+
+EXTRA_DTYPE = pd.ArrowDtype(EXTRA_TYPE)
+
+
+def as_text(value: object) -> str | None:
+    """A JSON value as text: strings as they are, numbers and booleans as JSON, objects and lists as JSON text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def extra_column(rows: Iterable[Mapping[str, object]], index: pd.Index) -> pd.Series:
+    """One map per row from Python dicts of leftover fields (JSON values), nulls left out."""
+    entries = [[(key, text) for key, value in row.items() if (text := as_text(value)) is not None] for row in rows]
+    return _series(pyarrow.array(entries, type=EXTRA_TYPE), index)
+
+
+def extra_from_columns(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """One map per row from text columns of `frame`: column name -> value, nulls left out, in column order."""
+    n_rows = len(frame)
+    if not columns:
+        offsets = pyarrow.array(np.zeros(n_rows + 1, dtype=np.int32))
+        empty = pyarrow.array([], pyarrow.string())
+        return _series(pyarrow.MapArray.from_arrays(offsets, empty, empty), frame.index)
+    rows, keys, values = [], [], []
+    for name in columns:
+        column = pyarrow.array(frame[name], from_pandas=True).cast(pyarrow.string())
+        present = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
+        rows.append(present)
+        keys.append(pyarrow.array(np.full(len(present), name, dtype=object), pyarrow.string()))
+        values.append(column.take(present))
+    row = np.concatenate(rows)
+    # Entries were gathered column by column; a stable sort by row puts each row's entries together, in column order.
+    order = pyarrow.array(np.argsort(row, kind="stable"))
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n_rows))]).astype(np.int32)
+    entries = pyarrow.MapArray.from_arrays(
+        pyarrow.array(offsets), pyarrow.concat_arrays(keys).take(order), pyarrow.concat_arrays(values).take(order)
+    )
+    return _series(entries, frame.index)
+
+
+def _series(array: pyarrow.Array, index: pd.Index) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowExtensionArray(array), index=index, dtype=EXTRA_DTYPE)
