@@ -113,8 +113,9 @@ def facilities_sql(files: list[str], out: str, as_of: str, horizon: int) -> list
     return [
         typed,
         f"""COPY (SELECT facility_id, facility_name, employee_count, n_services AS number_of_offered_services,
-                   list_min([x.expiry_date for x in accreditations]) AS expiry_date_of_first_accreditation
-                   FROM latest ORDER BY 5 NULLS LAST, facility_id) TO '{out}/facility_metrics.parquet'""",
+                   accreditations[1].expiry_date AS expiry_date_of_first_accreditation,
+                   list_min([x.expiry_date for x in accreditations]) AS earliest_accreditation_expiry
+                   FROM latest ORDER BY 6 NULLS LAST, facility_id) TO '{out}/facility_metrics.parquet'""",
         f"""COPY (SELECT * EXCLUDE (days), days AS days_to_expiry, {tiers} AS tier
                    FROM ({expiring}) WHERE days <= {horizon} ORDER BY days, facility_id)
             TO '{out}/expiring_accreditations.parquet'""",

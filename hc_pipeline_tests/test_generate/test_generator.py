@@ -336,6 +336,18 @@ def test_facility_files_cover_containers_variants_and_a_bom(sample):
     assert any(v == {True, False} for v in variants)
 
 
+def test_nested_records_carry_seed_002_labs_and_a_street_address(sample):
+    out, _ = sample
+    nested = [
+        r for p in sorted((out / "facilities").iterdir()) for _, r in facility_records(p) if r and "location" in r
+    ]
+    assert nested and all(r["location"]["address"].split(" ", 1)[0].isdigit() for r in nested)
+    labs = [lab for r in nested for lab in r["labs"]]
+    assert labs and all(set(lab) == {"lab_name", "certifications"} and lab["certifications"] for lab in labs)
+    assert {c for lab in labs for c in lab["certifications"]} >= {"CLIA", "CAP"}
+    assert any(not r["labs"] for r in nested) and any(len(r["labs"]) >= 2 for r in nested)
+
+
 def test_clean_accreditations_are_unexpired_and_fill_every_expiry_tier(sample):
     out, _ = sample
     defects = {(f, r) for f, r, _ in ground_truth(out, "facilities")}

@@ -6,6 +6,7 @@ import json
 import pandas as pd
 import pytest
 
+from hc_pipeline.sources.facilities_json import read_facilities
 from hc_pipeline_tests.conftest import process
 
 SEED_002_SAMPLE = {
@@ -150,3 +151,29 @@ def test_ground_truth_curated_extras_hold_the_generated_ward_column(corpus):
     assert len(wards) > 0 and (wards["kept"] == wards["landed"]).all()
     facilities = engine.query("select count(*) as n from facilities_curated_records where cardinality(labs) > 0")
     assert int(facilities["n"][0]) > 0
+
+
+def test_generated_nested_records_arrive_with_their_labs_and_address(corpus):
+    sent = {}
+    for path in sorted((corpus["samples"] / "facilities").iterdir()):
+        data = path.read_bytes()
+        raw = read_facilities(data, f"facilities/{path.name}")
+        for text, row, error in raw[["record_json", "source_row", "parse_error"]].itertuples(index=False):
+            if pd.isna(error):
+                sent[(f"facilities/{path.name}", int(row))] = json.loads(text)
+    curated = corpus["resources"]["query_engine"].query(
+        "select source_file, source_row, address, labs, extra from facilities_curated_records"
+    )
+    nested = 0
+    for source_file, source_row, address, labs, extra in curated.itertuples(index=False):
+        record = sent[(source_file, int(source_row))]
+        if "location" not in record:
+            assert all(value is None or value is pd.NA for value in (address, labs))
+            continue
+        nested += 1
+        assert address == record["location"]["address"]
+        assert [(lab["name"], list(lab["certifications"])) for lab in labs] == [
+            (lab["lab_name"], lab["certifications"]) for lab in record["labs"]
+        ]
+        assert not extra
+    assert nested > 50
