@@ -39,20 +39,14 @@ def extra_from_columns(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
         offsets = pyarrow.array(np.zeros(n_rows + 1, dtype=np.int32))
         empty = pyarrow.array([], pyarrow.string())
         return _series(pyarrow.MapArray.from_arrays(offsets, empty, empty), frame.index)
-    rows, keys, values = [], [], []
-    for name in columns:
-        column = pyarrow.array(frame[name], from_pandas=True).cast(pyarrow.string())
-        present = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
-        rows.append(present)
-        keys.append(pyarrow.array(np.full(len(present), name, dtype=object), pyarrow.string()))
-        values.append(column.take(present))
-    row = np.concatenate(rows)
-    # Entries were gathered column by column; a stable sort by row puts each row's entries together, in column order.
-    order = pyarrow.array(np.argsort(row, kind="stable"))
-    offsets = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n_rows))]).astype(np.int32)
-    entries = pyarrow.MapArray.from_arrays(
-        pyarrow.array(offsets), pyarrow.concat_arrays(keys).take(order), pyarrow.concat_arrays(values).take(order)
-    )
+    texts = [pyarrow.array(frame[name], from_pandas=True).cast(pyarrow.string()) for name in columns]
+    present = np.stack([text.is_valid().to_numpy(zero_copy_only=False) for text in texts], axis=1)
+    offsets = np.concatenate([[0], np.cumsum(present.sum(axis=1))]).astype(np.int32)
+    # Row-major positions into the columns laid end to end: each row's entries together, in column order.
+    positions = (np.arange(len(columns)) * n_rows + np.arange(n_rows)[:, None]).ravel()[present.ravel()]
+    values = pyarrow.concat_arrays(texts).take(pyarrow.array(positions))
+    keys = pyarrow.array(columns, pyarrow.string()).take(pyarrow.array(positions // max(n_rows, 1)))
+    entries = pyarrow.MapArray.from_arrays(pyarrow.array(offsets), keys, values)
     return _series(entries, frame.index)
 
 
