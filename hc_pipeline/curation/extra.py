@@ -39,7 +39,7 @@ def extra_from_columns(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
         offsets = pyarrow.array(np.zeros(n_rows + 1, dtype=np.int32))
         empty = pyarrow.array([], pyarrow.string())
         return _series(pyarrow.MapArray.from_arrays(offsets, empty, empty), frame.index)
-    texts = [pyarrow.array(frame[name], from_pandas=True).cast(pyarrow.string()) for name in columns]
+    texts = [_text_array(frame[name]) for name in columns]
     present = np.stack([text.is_valid().to_numpy(zero_copy_only=False) for text in texts], axis=1)
     offsets = np.concatenate([[0], np.cumsum(present.sum(axis=1))]).astype(np.int32)
     # Row-major positions into the columns laid end to end: each row's entries together, in column order.
@@ -48,6 +48,14 @@ def extra_from_columns(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     keys = pyarrow.array(columns, pyarrow.string()).take(pyarrow.array(positions // max(n_rows, 1)))
     entries = pyarrow.MapArray.from_arrays(pyarrow.array(offsets), keys, values)
     return _series(entries, frame.index)
+
+
+def _text_array(column: pd.Series) -> pyarrow.Array:
+    """A text column as one Arrow string array (a large file's column comes in several chunks)."""
+    array = pyarrow.array(column, from_pandas=True)
+    if isinstance(array, pyarrow.ChunkedArray):
+        array = array.combine_chunks()
+    return array.cast(pyarrow.string())
 
 
 def _series(array: pyarrow.Array, index: pd.Index) -> pd.Series:

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from hc_pipeline.curation import facilities, patients
-from hc_pipeline.curation.extra import EXTRA_DTYPE
+from hc_pipeline.curation.extra import EXTRA_DTYPE, extra_from_columns
 from hc_pipeline.schemas.facilities import CuratedFacilities
 from hc_pipeline.schemas.patients import CuratedAdmissions
 from hc_pipeline.sources.facilities_json import read_facilities
@@ -235,6 +235,17 @@ def test_admissions_without_extra_columns_get_empty_maps_and_the_same_schema():
     assert frames[1]["extra"].tolist() == [[]]
     schemas = [pa.Table.from_pandas(f, preserve_index=False).schema.remove_metadata() for f in frames]
     assert schemas[0] == schemas[1]
+
+
+def test_extra_from_columns_reads_chunked_and_object_columns_of_a_filtered_frame():
+    chunked = pa.chunked_array([pa.array(["W1", None], pa.large_string()), pa.array(["W3", "W4"], pa.large_string())])
+    frame = pd.DataFrame(
+        {"ward": pd.arrays.ArrowStringArray(chunked), "bed": pd.array(["1", None, None, 4], dtype=object)},
+        index=[10, 11, 12, 13],
+    )
+    kept = extra_from_columns(frame.iloc[[3, 1, 2]], ["ward", "bed"])
+    assert kept.index.tolist() == [13, 11, 12]
+    assert kept.tolist() == [[("ward", "W4"), ("bed", "4")], [], [("ward", "W3")]]
 
 
 def test_quarantined_admission_rows_are_the_raw_rows_unchanged():
