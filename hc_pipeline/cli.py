@@ -3,10 +3,12 @@
 import argparse
 import datetime as dt
 import json
+import logging
 import sys
 from pathlib import Path
 
-from hc_pipeline.partitions import DOMAINS
+# Only the Dagster-free stores here: `ingest`, `query` and `--help` must not pay for importing Dagster.
+from hc_pipeline.stores.landed import DOMAINS
 
 
 def _defs():
@@ -32,18 +34,34 @@ def cmd_generate(args) -> int:
 
 
 def cmd_ingest(args) -> int:
-    landing = _defs().resources["landing"]
-    for name in args.files:
-        path = Path(name)
-        obj = landing.put(f"{args.domain}/{path.name}", path.read_bytes())
-        print(f"landed {obj.key} ({obj.size} bytes) -> {landing.uri(obj.key)}")
+    from hc_pipeline.ingest import ingest, problems
+    from hc_pipeline.stores.environment import landing_from_env
+
+    bad = problems(args.domain, args.files)
+    if bad:
+        for line in bad:
+            print(f"hc-pipeline ingest: {line}", file=sys.stderr)
+        print("hc-pipeline ingest: nothing landed", file=sys.stderr)
+        return 2
+    for line in ingest(args.domain, args.files, landing_from_env()):
+        print(line)
     return 0
 
 
-def cmd_run(args) -> int:
-    from hc_pipeline.deployment import hc_home
-    from hc_pipeline.runner import instance_for, run_pending
+def _notifications_to_stdout() -> None:
+    """The log notifier's messages are this command's output, not errors: print them on stdout."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("notification: %(message)s"))
+    notifier_log = logging.getLogger("hc_pipeline.notifier")
+    notifier_log.addHandler(handler)
+    notifier_log.propagate = False
 
+
+def cmd_run(args) -> int:
+    from hc_pipeline.runner import instance_for, run_pending
+    from hc_pipeline.stores.environment import hc_home
+
+    _notifications_to_stdout()
     summary = run_pending(_defs(), instance_for(hc_home()), args.as_of, args.horizon_days)
     for domain, keys in summary.processed.items():
         print(f"{domain}: processed {len(keys)} new file(s)")
@@ -57,25 +75,21 @@ def cmd_run(args) -> int:
 
 
 def cmd_query(args) -> int:
-    engine = _defs().resources["query_engine"]
+    from hc_pipeline.lake_query import QueryRefused, run_query, write_rows
+
     try:
-        frame = engine.query(args.sql)
-    except Exception as error:  # the engine's own message names the table or column at fault
-        print(f"hc-pipeline query: {type(error).__name__}: {error}", file=sys.stderr)
-        print(f"tables: {', '.join(engine.tables()) or '(none yet: run `hc-pipeline run`)'}", file=sys.stderr)
+        columns, rows = run_query(args.sql)
+    except QueryRefused as refused:
+        print(f"hc-pipeline query: {refused}", file=sys.stderr)
         return 2
-    if args.format == "csv":
-        frame.to_csv(sys.stdout, index=False)
-    elif args.format == "json":
-        print(frame.to_json(orient="records", date_format="iso", indent=2))
-    else:
-        print(frame.to_string(index=False) if len(frame) else "(no rows)")
+    write_rows(columns, rows, args.format, sys.stdout)
     return 0
 
 
 def cmd_demo(args) -> int:
     from hc_pipeline.demo import run_demo
 
+    _notifications_to_stdout()
     return run_demo(patients=args.patients, facilities=args.facilities, seed=args.seed)
 
 

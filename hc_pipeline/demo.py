@@ -2,9 +2,9 @@
 
 import datetime as dt
 
-from hc_pipeline.deployment import hc_home
-from hc_pipeline.partitions import DOMAINS
 from hc_pipeline.schemas import facilities, patients
+from hc_pipeline.stores.environment import hc_home
+from hc_pipeline.stores.landed import DOMAINS
 
 REPORTS = (
     "facilities_expiring_accreditations",
@@ -38,7 +38,7 @@ def run_demo(patients: int, facilities: int, seed: int) -> int:
     landing = defs.resources["landing"]
     for domain in DOMAINS:
         for path in sorted((samples / domain).glob("*")):
-            landing.put(f"{domain}/{path.name}", path.read_bytes())
+            landing.put_file(f"{domain}/{path.name}", path)
     summary = run_pending(defs, instance_for(home), run_date)
     engine = defs.resources["query_engine"]
     tables = set(engine.tables())

@@ -2,27 +2,18 @@
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 import dagster as dg
 
 from hc_pipeline.io_managers.athena_tables import LakeAthenaIOManager
 from hc_pipeline.io_managers.parquet import LakeParquetIOManager
 from hc_pipeline.resources.athena import AthenaQueryEngine
-from hc_pipeline.resources.aws import region_from
 from hc_pipeline.resources.landing import LandingZone, LocalLandingZone
 from hc_pipeline.resources.notifier import LogNotifier, Notifier, SlackWebhookNotifier, SnsNotifier, topic_region
 from hc_pipeline.resources.query_engine import DuckDBQueryEngine, QueryEngine
 from hc_pipeline.resources.s3_landing import S3LandingZone
 from hc_pipeline.resources.storage import LakeStorage
-
-DEFAULT_HOME = ".hc_home"
-
-
-def hc_home(env: Mapping[str, str] | None = None) -> Path:
-    """The local root of the embedded default (`HC_HOME`, default `./.hc_home`), made absolute."""
-    env = os.environ if env is None else env
-    return Path(env.get("HC_HOME") or DEFAULT_HOME).expanduser().resolve()
+from hc_pipeline.stores.environment import hc_home, s3_settings
 
 
 def build_resources(env: Mapping[str, str] | None = None) -> dict:
@@ -44,21 +35,14 @@ def build_resources(env: Mapping[str, str] | None = None) -> dict:
 
 def storage_and_landing(env: Mapping[str, str]) -> tuple[LakeStorage, LandingZone]:
     """`HC_S3_BUCKET` set: every zone in `s3://bucket/prefix`; otherwise the local folder `HC_HOME`."""
-    bucket = (env.get("HC_S3_BUCKET") or "").strip()
-    if not bucket:
+    s3 = s3_settings(env)
+    if s3 is None:
         storage = LakeStorage(root=str(hc_home(env)))
         return storage, LocalLandingZone(root=storage.root)
-    prefix = (env.get("HC_S3_PREFIX") or "").strip("/")
-    endpoint = env.get("HC_S3_ENDPOINT_URL") or None
-    sse = env.get("HC_S3_SSE") or None
-    region = region_from(env)
-    storage = LakeStorage(
-        root=f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}",
-        endpoint_url=endpoint,
-        sse=sse,
-        region_name=region,
+    storage = LakeStorage(root=s3.root, endpoint_url=s3.endpoint_url, sse=s3.sse, region_name=s3.region_name)
+    landing = S3LandingZone(
+        bucket=s3.bucket, prefix=s3.prefix, sse=s3.sse, region_name=s3.region_name, endpoint_url=s3.endpoint_url
     )
-    landing = S3LandingZone(bucket=bucket, prefix=prefix, sse=sse, region_name=region, endpoint_url=endpoint)
     return storage, landing
 
 

@@ -6,7 +6,9 @@ import unicodedata
 
 import dagster as dg
 
-DOMAINS = ("patients", "facilities")
+from hc_pipeline.stores.landed import DOMAINS
+
+__all__ = ["DOMAINS", "files_partitions", "partition_key_for", "safe_name"]
 
 files_partitions = {domain: dg.DynamicPartitionsDefinition(name=f"{domain}_files") for domain in DOMAINS}
 

@@ -55,7 +55,7 @@ def run_pending(
                 instance=instance,
                 resources=resources,
                 tags=run.tags,
-                run_config=run_config(PER_FILE[domain], DATED, dates),
+                run_config=quiet(run_config(PER_FILE[domain], DATED, dates)),
                 raise_on_error=False,
             )
             done.append(run.partition_key)
@@ -67,10 +67,16 @@ def run_pending(
         if curated_any:
             reports = REPORTS[domain]
             dg.materialize(
-                reports, instance=instance, resources=resources, run_config=run_config(reports, DATED, dates)
+                reports, instance=instance, resources=resources, run_config=quiet(run_config(reports, DATED, dates))
             )
             summary.reports_refreshed += [k.to_user_string() for a in reports for k in a.keys]
     return summary
+
+
+def quiet(config: dg.RunConfig) -> dg.RunConfig:
+    """The run config with a silent console logger: events, including a blocking check stopping a bad file, go to the
+    instance (the UI shows them); the terminal gets the command's own summary, so bad data never reads as a crash."""
+    return dg.RunConfig(ops=config.ops, loggers={"console": {"config": {"log_level": "CRITICAL"}}})
 
 
 def stopped_by_checks(result: dg.ExecuteInProcessResult) -> bool:

@@ -40,7 +40,10 @@ class ParquetUPathIOManager(dg.UPathIOManager):
             super().make_directory(path)
 
     def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame, path: UPath) -> None:
-        table = pa.Table.from_pandas(obj, preserve_index=False)
+        # attrs (run context of the curation) do not belong in the file: pyarrow would warn on each date in them.
+        plain = obj.copy(deep=False)
+        plain.attrs = {}
+        table = pa.Table.from_pandas(plain, preserve_index=False)
         buffer = io.BytesIO()
         pq.write_table(table, buffer)
         self._storage.write_bytes(path, buffer.getvalue())

@@ -1,30 +1,16 @@
 """The landing zone: where teams drop files, listed and read by the sensors and the assets."""
 
-import hashlib
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import dagster as dg
-from upath import UPath
+from pydantic import PrivateAttr
 
+from hc_pipeline.stores.landed import LandedObject, VersionChanged
+from hc_pipeline.stores.local_landing import LocalLanding
 
-@dataclass(frozen=True)
-class LandedObject:
-    """One version of a landed file; `key` is relative to the landing zone, e.g. `patients/a.csv`."""
-
-    key: str
-    version: str
-    last_modified: float
-    size: int
-
-    @property
-    def run_key(self) -> str:
-        return f"{self.key}@{self.version}"
-
-
-class VersionChanged(Exception):
-    """The landed object was replaced by a newer version."""
+__all__ = ["LandedObject", "LandingZone", "LocalLandingZone", "VersionChanged"]
 
 
 class LandingZone(dg.ConfigurableResource, ABC):
@@ -43,6 +29,10 @@ class LandingZone(dg.ConfigurableResource, ABC):
         """Land `data` at `key`, replacing any earlier version."""
 
     @abstractmethod
+    def put_file(self, key: str, source: str | os.PathLike) -> LandedObject:
+        """Land the file at `source` at `key`, streamed in constant memory."""
+
+    @abstractmethod
     def uri(self, key: str) -> str:
         """Where the object lives, for people to find it."""
 
@@ -52,41 +42,26 @@ class LocalLandingZone(LandingZone):
 
     root: str
 
+    _store: LocalLanding | None = PrivateAttr(default=None)
+
     @property
-    def _landing(self) -> UPath:
-        return UPath(self.root) / "landing"
+    def store(self) -> LocalLanding:
+        """The Dagster-free implementation, shared with `hc-pipeline ingest`."""
+        if self._store is None:
+            self._store = LocalLanding(self.root)
+        return self._store
 
     def list_objects(self, domain: str) -> Iterator[LandedObject]:
-        folder = self._landing / domain
-        if not folder.exists():
-            return
-        if not folder.is_dir():
-            raise NotADirectoryError(f"{folder} is not a folder")
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and not path.name.startswith("."):
-                yield self._describe(path)
-
-    def _describe(self, path: UPath) -> LandedObject:
-        stat = path.stat()
-        digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
-        key = path.relative_to(self._landing).as_posix()
-        return LandedObject(key=key, version=digest, last_modified=stat.st_mtime, size=stat.st_size)
+        return iter(self.store.list_objects(domain))
 
     def read_bytes(self, key: str, version: str | None = None) -> bytes:
-        data = (self._landing / key).read_bytes()
-        if version and hashlib.md5(data, usedforsecurity=False).hexdigest() != version:
-            raise VersionChanged(
-                f"{key}: the file changed after version {version} landed; the new version is its own partition"
-            )
-        return data
+        return self.store.read_bytes(key, version)
 
     def put(self, key: str, data: bytes) -> LandedObject:
-        target = self._landing / key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.partial")
-        partial.write_bytes(data)
-        partial.rename(target)
-        return self._describe(target)
+        return self.store.put(key, data)
+
+    def put_file(self, key: str, source: str | os.PathLike) -> LandedObject:
+        return self.store.put_file(key, source)
 
     def uri(self, key: str) -> str:
-        return str(self._landing / key)
+        return self.store.uri(key)

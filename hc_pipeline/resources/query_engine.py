@@ -1,6 +1,8 @@
 """The query engine: every lake table as `<domain>_<asset>`, queried in Athena-dialect SQL."""
 
+import contextlib
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +12,8 @@ import pandas as pd
 from pydantic import Field
 
 from hc_pipeline.resources.storage import LakeStorage
-from hc_pipeline.sql import athena_to_duckdb, create_duckdb_views
+from hc_pipeline.sql import athena_to_duckdb
+from hc_pipeline.stores.duckdb_lake import DuckDBLake
 
 
 @dataclass(frozen=True)
@@ -46,44 +49,25 @@ class QueryEngine(dg.ConfigurableResource, ABC):
 
 
 class DuckDBQueryEngine(QueryEngine):
-    """DuckDB in memory, with a view over each lake folder's parquet files."""
+    """DuckDB in memory, with a view over each lake folder's parquet files and the shared views."""
 
     storage: dg.ResourceDependency[LakeStorage]
     threads: int = Field(default=2, description="DuckDB worker threads.")
 
-    def _lake_tables(self) -> dict[str, str]:
-        """`<domain>_<asset>` -> the folder (URI) of each lake table with parquet files, from one listing."""
-        lake = self.storage.path("lake")
-        fs, base = lake.fs, lake.path.rstrip("/")
-        if not fs.exists(base):
-            return {}
-        found = {}
-        # One recursive listing (paginated on S3) instead of a request per folder.
-        for file in sorted(fs.find(base)):
-            parts = file[len(base) + 1 :].split("/")
-            if len(parts) == 3 and parts[2].endswith(".parquet") and not parts[2].startswith("."):
-                found.setdefault(f"{parts[0]}_{parts[1]}", str(lake / parts[0] / parts[1]))
-        return found
+    @property
+    def lake(self) -> DuckDBLake:
+        """The Dagster-free implementation, shared with `hc-pipeline query`."""
+        filesystem = self.storage.filesystem() if self.storage.is_s3 else None
+        return DuckDBLake(str(self.storage.path("lake")), filesystem, self.threads)
 
     def tables(self) -> list[str]:
-        return list(self._lake_tables())
+        return list(self.lake.tables())
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
-        """A fresh connection with one view per lake table and the shared views; on S3 DuckDB reads through s3fs."""
-        con = duckdb.connect(config={"threads": self.threads})
-        if self.storage.is_s3:
-            # httpfs is not in the duckdb wheel and cannot be fetched offline; s3fs brings endpoint and credentials.
-            con.register_filesystem(self.storage.filesystem())
-        tables = self._lake_tables()
-        for name, folder in tables.items():
-            pattern = f"{folder}/*.parquet".replace("'", "''")
-            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{pattern}', union_by_name = true)")
-        create_duckdb_views(con, set(tables))
-        return con
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection with one view per lake table and the shared views, closed when the block ends."""
+        with self.lake.connect() as con:
+            yield con
 
     def query(self, sql: str) -> pd.DataFrame:
-        con = self.connect()
-        try:
-            return con.execute(athena_to_duckdb(sql)).df()
-        finally:
-            con.close()
+        return self.lake.frame(athena_to_duckdb(sql))

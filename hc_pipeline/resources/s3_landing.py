@@ -1,16 +1,13 @@
 """The landing zone in a bucket: `s3://<bucket>/<prefix>/landing/<domain>/...`; the version is the ETag."""
 
+import os
 from collections.abc import Iterator
-from typing import Any
 
-from botocore.exceptions import ClientError
 from pydantic import Field, PrivateAttr
 
 from hc_pipeline.resources import aws
-from hc_pipeline.resources.landing import LandedObject, LandingZone, VersionChanged
-
-_PRECONDITION_FAILED = {"PreconditionFailed", "412"}
-_NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
+from hc_pipeline.resources.landing import LandedObject, LandingZone
+from hc_pipeline.stores.s3_landing import S3Landing
 
 
 class S3LandingZone(LandingZone):
@@ -24,69 +21,32 @@ class S3LandingZone(LandingZone):
     endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (MinIO, moto); None = AWS.")
     max_attempts: int = Field(default=aws.MAX_ATTEMPTS, description="botocore retries of one S3 request.")
 
-    _client: Any = PrivateAttr(default=None)
+    _store: S3Landing | None = PrivateAttr(default=None)
+
+    @property
+    def store(self) -> S3Landing:
+        """The Dagster-free implementation, shared with `hc-pipeline ingest`; one boto3 client per instance."""
+        if self._store is None:
+            client = aws.client("s3", self.region_name, self.endpoint_url, self.max_attempts)
+            self._store = S3Landing(client, self.bucket, self.prefix, self.sse, self.page_size)
+        return self._store
 
     @property
     def client(self):
-        """One boto3 client per resource instance; boto3 clients are thread-safe, sessions are not."""
-        if self._client is None:
-            self._client = aws.client("s3", self.region_name, self.endpoint_url, self.max_attempts)
-        return self._client
-
-    @property
-    def _landing_prefix(self) -> str:
-        return "/".join(part for part in (self.prefix.strip("/"), "landing") if part) + "/"
-
-    def _object_key(self, key: str) -> str:
-        return self._landing_prefix + key
+        """The boto3 client (thread-safe; sessions are not)."""
+        return self.store.client
 
     def list_objects(self, domain: str) -> Iterator[LandedObject]:
-        base = self._landing_prefix
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=f"{base}{domain}/", PaginationConfig={"PageSize": self.page_size}
-        )
-        for page in pages:
-            for item in page.get("Contents", []):
-                key = item["Key"][len(base) :]
-                # Folder markers from consoles, and dot-files, are not landed files (as locally).
-                if key.endswith("/") or key.rsplit("/", 1)[-1].startswith("."):
-                    continue
-                yield LandedObject(
-                    key=key,
-                    version=item["ETag"].strip('"'),
-                    last_modified=item["LastModified"].timestamp(),
-                    size=item["Size"],
-                )
+        return iter(self.store.list_objects(domain))
 
     def read_bytes(self, key: str, version: str | None = None) -> bytes:
-        """The object's bytes; with `version` (an ETag) the read is conditional, so a replaced object raises."""
-        condition = {"IfMatch": f'"{version}"'} if version else {}
-        try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self._object_key(key), **condition)
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code in _PRECONDITION_FAILED:
-                raise VersionChanged(
-                    f"{self.uri(key)}: the object changed after version {version} landed; "
-                    "the new version is its own partition"
-                ) from None
-            if code in _NOT_FOUND:
-                raise FileNotFoundError(f"{self.uri(key)}: no such object (deleted after it landed?)") from None
-            raise
-        return response["Body"].read()
+        return self.store.read_bytes(key, version)
 
     def put(self, key: str, data: bytes) -> LandedObject:
-        """Upload with one PutObject (S3 shows an object only once it is complete), then describe it."""
-        extra = {"ServerSideEncryption": self.sse} if self.sse else {}
-        object_key = self._object_key(key)
-        self.client.put_object(Bucket=self.bucket, Key=object_key, Body=data, **extra)
-        head = self.client.head_object(Bucket=self.bucket, Key=object_key)
-        return LandedObject(
-            key=key,
-            version=head["ETag"].strip('"'),
-            last_modified=head["LastModified"].timestamp(),
-            size=head["ContentLength"],
-        )
+        return self.store.put(key, data)
+
+    def put_file(self, key: str, source: str | os.PathLike) -> LandedObject:
+        return self.store.put_file(key, source)
 
     def uri(self, key: str) -> str:
-        return f"s3://{self.bucket}/{self._object_key(key)}"
+        return self.store.uri(key)

@@ -8,7 +8,8 @@ import dagster as dg
 from pydantic import Field
 from upath import UPath
 
-from hc_pipeline.resources.aws import s3fs_client_kwargs
+from hc_pipeline.stores.environment import fsspec_options
+from hc_pipeline.stores.names import bounded_name
 
 
 class LakeStorage(dg.ConfigurableResource):
@@ -25,17 +26,7 @@ class LakeStorage(dg.ConfigurableResource):
 
     def storage_options(self) -> dict[str, Any]:
         """fsspec (s3fs) options for the root: endpoint, region and SSE on every write; none locally."""
-        if not self.is_s3:
-            return {}
-        client = s3fs_client_kwargs(self.region_name, self.endpoint_url)
-        # No listing cache: sensors, runs and `hc-pipeline query` each need the bucket as it is now.
-        options: dict[str, Any] = {"use_listings_cache": False}
-        if client:
-            options["client_kwargs"] = client
-        if self.sse:
-            # s3fs adds these to PutObject, CreateMultipartUpload and CopyObject only.
-            options["s3_additional_kwargs"] = {"ServerSideEncryption": self.sse}
-        return options
+        return fsspec_options(self.root, self.endpoint_url, self.sse, self.region_name)
 
     def path(self, *parts: str) -> UPath:
         """A path under the root, e.g. `path("lake", "patients")`."""
@@ -54,9 +45,13 @@ class LakeStorage(dg.ConfigurableResource):
         """
         if path.protocol in ("", "file", "local"):
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
-            partial.write_bytes(data)
-            partial.rename(path)
+            partial = path.with_name(f".{bounded_name(path.name, 120)}.{uuid.uuid4().hex}.partial")
+            try:
+                partial.write_bytes(data)
+                partial.rename(path)
+            except BaseException:
+                partial.unlink(missing_ok=True)  # a failed write (disk full, interrupt) leaves nothing behind
+                raise
         else:
             path.write_bytes(data)
         return path
@@ -65,8 +60,9 @@ class LakeStorage(dg.ConfigurableResource):
         return self.write_bytes(path, json.dumps(payload, indent=2, default=str).encode("utf-8"))
 
     def quarantine_file(self, domain: str, partition: str, file_name: str, data: bytes, reason: dict) -> UPath:
-        """Copy an unreadable file whole into quarantine, with `<file>.reason.json` beside it."""
+        """Copy an unreadable file whole into quarantine, with `<file>.reason.json` beside it; long names hashed."""
         folder = self.path("quarantine", domain, partition)
+        file_name = bounded_name(file_name)
         self.write_json(folder / f"{file_name}.reason.json", reason)
         return self.write_bytes(folder / file_name, data)
 

@@ -1,5 +1,10 @@
 """The S3 landing zone against moto on 127.0.0.1: keys, ETag versions, paged listing, conditional reads, SSE."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from hc_pipeline.deployment import build_resources
@@ -10,6 +15,7 @@ from hc_pipeline_tests.test_aws.s3_fixtures import (
     BUCKET,
     PREFIX,
     s3_client,
+    s3_env,
 )
 
 
@@ -39,14 +45,14 @@ def test_listing_follows_every_page(s3_endpoint, fault_proxy):
     assert len(pages) == 3
 
 
-def test_listing_keeps_to_the_domain_and_skips_folder_markers_and_dot_files(s3_resources, s3_endpoint):
+def test_listing_keeps_to_the_domain_skips_folder_markers_and_keeps_dot_files(s3_resources, s3_endpoint):
     landing = s3_resources["landing"]
     client = s3_client(s3_endpoint)
     for key in ("patients/", "patients/.DS_Store", "patients_old/a.csv", "facilities/f.json", "lake/x.parquet"):
         client.put_object(Bucket=BUCKET, Key=f"{PREFIX}/landing/{key}", Body=b"x")
     client.put_object(Bucket=BUCKET, Key=f"{PREFIX}/lake/patients/x.parquet", Body=b"x")
     landing.put("patients/sub/a.csv", b"x")
-    assert [o.key for o in landing.list_objects("patients")] == ["patients/sub/a.csv"]
+    assert [o.key for o in landing.list_objects("patients")] == ["patients/.DS_Store", "patients/sub/a.csv"]
     assert [o.key for o in landing.list_objects("facilities")] == ["facilities/f.json"]
 
 
@@ -113,3 +119,36 @@ def test_without_hc_s3_bucket_the_embedded_local_default_is_untouched(tmp_path):
     assert isinstance(resources["landing"], LocalLandingZone)
     assert resources["storage"] == LakeStorage(root=str(tmp_path.resolve()))
     assert resources["storage"].storage_options() == {}
+
+
+def test_put_file_streams_multipart_with_sse_and_its_version_is_the_listed_etag(s3_endpoint, tmp_path):
+    source = tmp_path / "big.csv"
+    source.write_bytes(os.urandom(11 * 1024 * 1024))
+    landing = landing_on(s3_endpoint, sse="AES256")
+    landing.store.part_bytes = 5 * 1024 * 1024
+    obj = landing.put_file("patients/.big.csv", source)
+    head = s3_client(s3_endpoint).head_object(Bucket=BUCKET, Key=f"{PREFIX}/landing/patients/.big.csv")
+    assert head["ServerSideEncryption"] == "AES256" and obj.size == source.stat().st_size
+    assert obj.version.endswith("-3")  # three parts: a multipart upload's ETag
+    assert list(landing.list_objects("patients")) == [obj]
+    assert landing.read_bytes(obj.key, obj.version) == source.read_bytes()
+
+
+def test_cli_ingest_to_s3_needs_no_dagster(s3_endpoint, tmp_path):
+    source = tmp_path / "a.csv"
+    source.write_text("patient_id\np1\n")
+    env = {**os.environ, **s3_env(s3_endpoint, HC_S3_SSE="AES256"), "PYTHONPROFILEIMPORTTIME": "1"}
+    env.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    env.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "hc-pipeline"), "ingest", "patients", str(source)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"-> s3://{BUCKET}/{PREFIX}/landing/patients/a.csv" in out.stdout
+    assert not [line for line in out.stderr.splitlines() if "| dagster" in line or "| pandera" in line]
+    head = s3_client(s3_endpoint).head_object(Bucket=BUCKET, Key=f"{PREFIX}/landing/patients/a.csv")
+    assert head["ServerSideEncryption"] == "AES256"

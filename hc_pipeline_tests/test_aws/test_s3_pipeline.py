@@ -106,20 +106,20 @@ def test_every_domain_asset_table_is_equal_on_s3_and_locally(both):
         "facilities_expiring_accreditations",
         "facilities_facility_metrics",
     } <= set(tables)
-    local_con, s3_con = local.connect(), s3.connect()
-    for table in tables:
-        expected, actual = (con.execute(f"SELECT * FROM {table}").df() for con in (local_con, s3_con))
-        assert len(actual) == len(expected), table
-        pd.testing.assert_frame_equal(canonical(actual), canonical(expected), obj=table)
+    with local.connect() as local_con, s3.connect() as s3_con:
+        for table in tables:
+            expected, actual = (con.execute(f"SELECT * FROM {table}").df() for con in (local_con, s3_con))
+            assert len(actual) == len(expected), table
+            pd.testing.assert_frame_equal(canonical(actual), canonical(expected), obj=table)
 
 
 def test_source_file_is_the_landed_key_in_both(both):
     landed = {f"{domain}/{Path(p).name}" for domain, paths in both["files"].items() for p in paths}
     for name in ("local", "s3"):
-        con = both[name]["resources"]["query_engine"].connect()
-        for table in ("patients_raw_records", "patients_curated_records", "facilities_curated_records"):
-            found = set(con.execute(f"SELECT DISTINCT source_file FROM {table}").df()["source_file"])
-            assert found and found <= landed, (name, table)
+        with both[name]["resources"]["query_engine"].connect() as con:
+            for table in ("patients_raw_records", "patients_curated_records", "facilities_curated_records"):
+                found = set(con.execute(f"SELECT DISTINCT source_file FROM {table}").df()["source_file"])
+                assert found and found <= landed, (name, table)
 
 
 def test_quarantine_insights_and_manifests_have_the_same_keys(both):

@@ -90,15 +90,15 @@ def test_flat_and_nested_variants_normalise_to_one_schema():
 
 def test_curated_frame_serves_the_sql_reports():
     _, result = run(flat(), nested(), flat("F-OLD", accreditations=[{"name": "X", "expiry_date": "2028-01-01"}]))
-    connection = duckdb.connect()
-    connection.register("facilities_curated_records", pa.Table.from_pandas(result.curated, preserve_index=False))
-    create_duckdb_views(connection, {"facilities_curated_records"})
-    sql = athena_to_duckdb(render_sql("expiring_accreditations", as_of=RUN_DATE, horizon_days=180))
-    rows = connection.execute(sql).fetchall()
-    assert [(r[0], r[3], r[6], r[7]) for r in rows] == [
-        ("F-OLD", "X", -59, "expired"),
-        ("F-NEST", "CAP", 122, "upcoming"),
-    ]
+    with duckdb.connect() as connection:
+        connection.register("facilities_curated_records", pa.Table.from_pandas(result.curated, preserve_index=False))
+        create_duckdb_views(connection, {"facilities_curated_records"})
+        sql = athena_to_duckdb(render_sql("expiring_accreditations", as_of=RUN_DATE, horizon_days=180))
+        rows = connection.execute(sql).fetchall()
+        assert [(r[0], r[3], r[6], r[7]) for r in rows] == [
+            ("F-OLD", "X", -59, "expired"),
+            ("F-NEST", "CAP", 122, "upcoming"),
+        ]
 
 
 def test_landed_at_is_stored_as_naive_utc():

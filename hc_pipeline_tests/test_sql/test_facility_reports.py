@@ -139,12 +139,12 @@ def as_arrow(rows: list[dict]) -> pa.Table:
 
 def run_sql(rows: list[dict], name: str, **params) -> tuple[list[str], list[tuple]]:
     """Column names and rows of one report run on DuckDB over these curated rows."""
-    connection = duckdb.connect()
-    connection.register("facilities_curated_records", as_arrow(rows))
-    create_duckdb_views(connection, {"facilities_curated_records"})
-    cursor = connection.execute(athena_to_duckdb(render_sql(name, **params)))
-    columns = [column[0] for column in cursor.description]
-    return columns, cursor.fetchall()
+    with duckdb.connect() as connection:
+        connection.register("facilities_curated_records", as_arrow(rows))
+        create_duckdb_views(connection, {"facilities_curated_records"})
+        cursor = connection.execute(athena_to_duckdb(render_sql(name, **params)))
+        columns = [column[0] for column in cursor.description]
+        return columns, cursor.fetchall()
 
 
 def _python(value):
@@ -252,14 +252,14 @@ def test_expiring_accreditations_boundaries_and_tiers():
 
 def test_state_counts_uses_latest_record_and_bigint_columns():
     as_of = datetime.date(2028, 2, 1)
-    connection = duckdb.connect()
-    connection.register("facilities_curated_records", as_arrow(edge_records(as_of, 180)))
-    create_duckdb_views(connection, {"facilities_curated_records"})
-    cursor = connection.execute(athena_to_duckdb(render_sql("state_counts", as_of=as_of, horizon_days=180)))
-    assert [str(column[1]) for column in cursor.description[1:]] == ["BIGINT"] * 4
-    by_state = {row[0]: row for row in cursor.fetchall()}
-    assert by_state["CA"] == ("CA", 2, 10, 0, 0)  # E-EMPTY, E-NULL; E-DUP and E-TIE moved state in later records
-    assert by_state["NY"] == ("NY", 3, 30, 4, 3)  # E-ONE, E-HORIZON (one past horizon), E-DUP from b.json
+    with duckdb.connect() as connection:
+        connection.register("facilities_curated_records", as_arrow(edge_records(as_of, 180)))
+        create_duckdb_views(connection, {"facilities_curated_records"})
+        cursor = connection.execute(athena_to_duckdb(render_sql("state_counts", as_of=as_of, horizon_days=180)))
+        assert [str(column[1]) for column in cursor.description[1:]] == ["BIGINT"] * 4
+        by_state = {row[0]: row for row in cursor.fetchall()}
+        assert by_state["CA"] == ("CA", 2, 10, 0, 0)  # E-EMPTY, E-NULL; E-DUP and E-TIE moved state in later records
+        assert by_state["NY"] == ("NY", 3, 30, 4, 3)  # E-ONE, E-HORIZON (one past horizon), E-DUP from b.json
 
 
 @pytest.mark.parametrize("name", REPORTS)
@@ -318,6 +318,6 @@ def test_athena_to_duckdb_unnests_rows_into_columns_and_leaves_plain_arrays():
     translated = athena_to_duckdb(sql)
     assert "max_depth := 2" in translated and "UNNEST(f.services) AS s(service)" in translated
     rows = [record("F1", [("JCI", "J", datetime.date(2028, 1, 1))], services=["ER", "Lab"])]
-    connection = duckdb.connect()
-    connection.register("facilities_curated_records", as_arrow(rows))
-    assert connection.execute(translated).fetchall() == [("F1", "JCI", "ER"), ("F1", "JCI", "Lab")]
+    with duckdb.connect() as connection:
+        connection.register("facilities_curated_records", as_arrow(rows))
+        assert connection.execute(translated).fetchall() == [("F1", "JCI", "ER"), ("F1", "JCI", "Lab")]

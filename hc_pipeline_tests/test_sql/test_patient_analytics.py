@@ -130,11 +130,11 @@ def random_rows(seed: int, patients: int = 160) -> list[dict]:
 
 def run_sql(table: pa.Table, name: str):
     """Column names, DuckDB types and rows of one report over this curated table."""
-    connection = duckdb.connect()
-    connection.register("patients_curated_records", table)
-    create_duckdb_views(connection, {"patients_curated_records"})
-    cursor = connection.execute(athena_to_duckdb(load_sql(name)))
-    return [c[0] for c in cursor.description], [str(c[1]) for c in cursor.description], cursor.fetchall()
+    with duckdb.connect() as connection:
+        connection.register("patients_curated_records", table)
+        create_duckdb_views(connection, {"patients_curated_records"})
+        cursor = connection.execute(athena_to_duckdb(load_sql(name)))
+        return [c[0] for c in cursor.description], [str(c[1]) for c in cursor.description], cursor.fetchall()
 
 
 def _python(value):

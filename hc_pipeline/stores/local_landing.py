@@ -1,0 +1,97 @@
+"""The landing zone as a local folder, `<root>/landing/<domain>/...`; a file's version is its content's MD5."""
+
+import hashlib
+import io
+import os
+import uuid
+from pathlib import Path
+from typing import BinaryIO
+
+from hc_pipeline.stores.digests import DigestIndex, md5_stream, stat_stamp
+from hc_pipeline.stores.landed import LandedObject, VersionChanged
+
+
+class LocalLanding:
+    """Lists, reads and receives landed files; remembers digests so listing reads only new or changed files."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.landing = self.root / "landing"
+        self.index = DigestIndex(self.root / "index" / "landing-digests.sqlite")
+        # Bytes read to compute versions, for tests and benchmarks: unchanged files cost none.
+        self.bytes_hashed = 0
+
+    def list_objects(self, domain: str) -> list[LandedObject]:
+        """Every file under `<domain>/` (dot-files included), sorted by key."""
+        folder = self.landing / domain
+        if not folder.exists():
+            return []
+        if not folder.is_dir():
+            raise NotADirectoryError(f"{folder} is not a folder")
+        known = self.index.load(domain)
+        found, fresh = [], []
+        for path in _files(folder):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # deleted since the walk, or a dangling symlink
+                continue
+            key = path.relative_to(self.landing).as_posix()
+            stamp = stat_stamp(stat)
+            remembered = known.get(key)
+            if remembered and remembered[0] == stamp:
+                digest = remembered[1]
+            else:
+                with path.open("rb") as handle:
+                    digest, size = md5_stream(handle)
+                self.bytes_hashed += size
+                fresh.append((key, stamp, digest))
+            found.append(LandedObject(key=key, version=digest, last_modified=stat.st_mtime, size=stat.st_size))
+        self.index.update(fresh, gone=known.keys() - {obj.key for obj in found})
+        return found
+
+    def read_bytes(self, key: str, version: str | None = None) -> bytes:
+        data = (self.landing / key).read_bytes()
+        if version and hashlib.md5(data, usedforsecurity=False).hexdigest() != version:
+            raise VersionChanged(
+                f"{key}: the file changed after version {version} landed; the new version is its own partition"
+            )
+        return data
+
+    def put(self, key: str, data: bytes) -> LandedObject:
+        """Land `data` at `key`, replacing any earlier version."""
+        return self.put_stream(key, io.BytesIO(data))
+
+    def put_file(self, key: str, source: str | os.PathLike) -> LandedObject:
+        """Land the file at `source`, copied in chunks (constant memory)."""
+        with open(source, "rb") as handle:
+            return self.put_stream(key, handle)
+
+    def put_stream(self, key: str, reader: BinaryIO) -> LandedObject:
+        """Copy `reader` to a temp file outside the landing folder, hashing on the way, then rename it in place."""
+        target = self.landing / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Outside landing/, so a listing never sees a half-written file; same filesystem, so the rename is atomic.
+        temp_folder = self.root / "tmp"
+        temp_folder.mkdir(parents=True, exist_ok=True)
+        partial = temp_folder / f"{uuid.uuid4().hex}.partial"
+        try:
+            with partial.open("xb") as sink:
+                digest, _ = md5_stream(reader, sink)
+            os.replace(partial, target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        stat = target.stat()
+        self.index.update([(key, stat_stamp(stat), digest)])
+        return LandedObject(key=key, version=digest, last_modified=stat.st_mtime, size=stat.st_size)
+
+    def uri(self, key: str) -> str:
+        return str(self.landing / key)
+
+
+def _files(folder: Path) -> list[Path]:
+    """Every file below `folder`, sorted, symlinked folders not followed."""
+    found = []
+    for parent, _, names in os.walk(folder):
+        found.extend(Path(parent, name) for name in names)
+    return sorted(found)
