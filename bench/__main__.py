@@ -1,4 +1,4 @@
-"""`python -m bench [--only p1,p1_5m,facilities,small_files,sensor] [--rows N] [--repeat N]`."""
+"""`python -m bench [--only p1,p1_5m,facilities,small_files,fast_commands,sensor] [--rows N] [--repeat N]`."""
 
 import argparse
 import importlib
@@ -13,6 +13,7 @@ BENCHMARKS = {
     "p1_5m": "bench.p1:run_5m",
     "facilities": "bench.facilities:run",
     "small_files": "bench.small_files:run",
+    "fast_commands": "bench.fast_commands:run",
     "sensor": "bench.sensor:run",  # last: it needs the S3 landing zone
 }
 
@@ -27,6 +28,7 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("--rows", type=int, default=1_000_000, help="P1 rows (default 1,000,000)")
     root.add_argument("--repeat", type=int, default=3, help="fresh-process runs per measured piece; medians")
     root.add_argument("--skip-lambda", action="store_true", help="P1 without (c), which takes minutes")
+    root.add_argument("--landing-files", type=int, default=10_000, help="files for the local landing listing")
     root.add_argument("--sensor-sizes", default="10000,100000", help="landed objects for the sensor ticks")
     return root
 

@@ -33,6 +33,9 @@ TARGETS = [
     ("p1_5m_a_completed", ">=", 1, "P1 5M rows completes within 24 GiB"),
     ("small_files_per_file_overhead_s", "<=", 1.0, "Small files: per-file overhead of `hc-pipeline run`"),
     ("sensor_100k_nothing_new_s", "<=", 5.0, "Sensor: tick over 100,000 objects with nothing new"),
+    ("fast_query_select_1_s", "<=", 0.5, '`hc-pipeline query "select 1"` wall (issue 15)'),
+    ("fast_ingest_small_s", "<=", 0.5, "`hc-pipeline ingest` of a small file wall (issue 15)"),
+    ("landing_list_again_bytes_read", "<=", 0, "Local listing of 10,000 files, nothing new: bytes read (issue 15)"),
 ]
 
 

@@ -30,18 +30,17 @@ class LocalLanding:
             raise NotADirectoryError(f"{folder} is not a folder")
         known = self.index.load(domain)
         found, fresh = [], []
-        for path in _files(folder):
+        for key, path in _files(str(self.landing), domain):
             try:
-                stat = path.stat()
+                stat = os.stat(path)
             except FileNotFoundError:  # deleted since the walk, or a dangling symlink
                 continue
-            key = path.relative_to(self.landing).as_posix()
             stamp = stat_stamp(stat)
             remembered = known.get(key)
             if remembered and remembered[0] == stamp:
                 digest = remembered[1]
             else:
-                with path.open("rb") as handle:
+                with open(path, "rb") as handle:
                     digest, size = md5_stream(handle)
                 self.bytes_hashed += size
                 fresh.append((key, stamp, digest))
@@ -89,9 +88,16 @@ class LocalLanding:
         return str(self.landing / key)
 
 
-def _files(folder: Path) -> list[Path]:
-    """Every file below `folder`, sorted, symlinked folders not followed."""
-    found = []
-    for parent, _, names in os.walk(folder):
-        found.extend(Path(parent, name) for name in names)
+def _files(landing: str, domain: str) -> list[tuple[str, str]]:
+    """`(key, path)` of every file below `<landing>/<domain>`, sorted by key; symlinked folders not followed."""
+    found, pending = [], [domain]
+    while pending:
+        relative = pending.pop()
+        with os.scandir(os.path.join(landing, relative)) as entries:
+            for entry in entries:
+                key = f"{relative}/{entry.name}"
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(key)
+                else:
+                    found.append((key, entry.path))
     return sorted(found)

@@ -2,6 +2,10 @@
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -92,3 +96,28 @@ def test_duckdb_lists_and_queries_lake_tables_on_s3(s3_resources):
     counts = engine.query("SELECT count(*) AS n, sum(age) AS total FROM patients_curated_records")
     assert counts.to_dict("records") == [{"n": 3, "total": 150}]
     assert engine.query("SELECT state FROM facilities_state_counts")["state"].tolist() == ["TX"]
+
+
+def test_cli_query_on_s3_reads_the_lake_and_nothing_else(s3_endpoint):
+    client = s3_client(s3_endpoint)
+    client.put_object(
+        Bucket=BUCKET,
+        Key=f"{PREFIX}/lake/patients/curated_records/a.parquet",
+        Body=pd.DataFrame({"age": [40, 50]}).to_parquet(),
+    )
+    client.put_object(Bucket=BUCKET, Key="outside/x.parquet", Body=pd.DataFrame({"a": [1]}).to_parquet())
+    env = {**os.environ, **s3_env(s3_endpoint)}
+    hc = str(Path(sys.executable).parent / "hc-pipeline")
+
+    def query(sql: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [hc, "query", sql, "--format", "csv"], env=env, capture_output=True, text=True, timeout=120
+        )
+
+    total = query("select sum(age) as total from patients_curated_records")
+    assert (total.returncode, total.stdout, total.stderr) == (0, "total\n90\n", "")
+    outside = query(f"select * from read_parquet('s3://{BUCKET}/outside/x.parquet')")
+    assert outside.returncode == 2 and "refused: only the lake's tables can be read" in outside.stderr
+    copy = query(f"copy (select 1) to 's3://{BUCKET}/{PREFIX}/lake/patients/curated_records/b.parquet'")
+    assert copy.returncode == 2 and "only SELECT is allowed" in copy.stderr
+    assert keys_under(s3_endpoint, "lake") == ["lake/patients/curated_records/a.parquet"]
