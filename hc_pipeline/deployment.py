@@ -5,13 +5,10 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from hc_pipeline.io_managers.athena_tables import LakeAthenaIOManager
 from hc_pipeline.io_managers.parquet import LakeParquetIOManager
-from hc_pipeline.resources.athena import AthenaQueryEngine
 from hc_pipeline.resources.landing import LandingZone, LocalLandingZone
 from hc_pipeline.resources.notifier import LogNotifier, Notifier, SlackWebhookNotifier, SnsNotifier, topic_region
 from hc_pipeline.resources.query_engine import DuckDBQueryEngine, QueryEngine
-from hc_pipeline.resources.s3_landing import S3LandingZone
 from hc_pipeline.resources.storage import LakeStorage
 from hc_pipeline.stores.environment import hc_home, s3_settings
 
@@ -21,13 +18,16 @@ def build_resources(env: Mapping[str, str] | None = None) -> dict:
     env = os.environ if env is None else env
     storage, landing = storage_and_landing(env)
     engine = query_engine(env, storage)
-    athena = isinstance(engine, AthenaQueryEngine)
+    if isinstance(engine, DuckDBQueryEngine):
+        io_manager = LakeParquetIOManager(storage=storage)
+    else:
+        from hc_pipeline.io_managers.athena_tables import LakeAthenaIOManager
+
+        io_manager = LakeAthenaIOManager(storage=storage, engine=engine)
     return {
         "storage": storage,
         "landing": landing,
-        "io_manager": LakeAthenaIOManager(storage=storage, engine=engine)
-        if athena
-        else LakeParquetIOManager(storage=storage),
+        "io_manager": io_manager,
         "query_engine": engine,
         "notifier": notifier(env),
     }
@@ -39,6 +39,8 @@ def storage_and_landing(env: Mapping[str, str]) -> tuple[LakeStorage, LandingZon
     if s3 is None:
         storage = LakeStorage(root=str(hc_home(env)))
         return storage, LocalLandingZone(root=storage.root)
+    from hc_pipeline.resources.s3_landing import S3LandingZone  # the AWS modules load only for S3 deployments
+
     storage = LakeStorage(root=s3.root, endpoint_url=s3.endpoint_url, sse=s3.sse, region_name=s3.region_name)
     landing = S3LandingZone(
         bucket=s3.bucket, prefix=s3.prefix, sse=s3.sse, region_name=s3.region_name, endpoint_url=s3.endpoint_url
@@ -52,6 +54,8 @@ def query_engine(env: Mapping[str, str], storage: LakeStorage) -> QueryEngine:
     if name == "duckdb":
         return DuckDBQueryEngine(storage=storage)
     if name == "athena":
+        from hc_pipeline.resources.athena import AthenaQueryEngine
+
         if not storage.root.startswith("s3://"):
             raise ValueError("HC_QUERY_ENGINE=athena needs HC_S3_BUCKET: Athena reads the lake from S3")
         return AthenaQueryEngine(
