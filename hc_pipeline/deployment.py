@@ -13,6 +13,7 @@ from hc_pipeline.resources.aws import region_from
 from hc_pipeline.resources.landing import LandingZone, LocalLandingZone
 from hc_pipeline.resources.notifier import LogNotifier, Notifier, SlackWebhookNotifier, SnsNotifier, topic_region
 from hc_pipeline.resources.query_engine import DuckDBQueryEngine, QueryEngine
+from hc_pipeline.resources.s3_events import S3EventQueue
 from hc_pipeline.resources.s3_landing import S3LandingZone
 from hc_pipeline.resources.storage import LakeStorage
 
@@ -31,7 +32,9 @@ def build_resources(env: Mapping[str, str] | None = None) -> dict:
     storage, landing = storage_and_landing(env)
     engine = query_engine(env, storage)
     athena = isinstance(engine, AthenaQueryEngine)
+    events = event_queue(env, landing)
     return {
+        **({"landing_events": events} if events else {}),
         "storage": storage,
         "landing": landing,
         "io_manager": LakeAthenaIOManager(storage=storage, engine=engine)
@@ -47,7 +50,7 @@ def storage_and_landing(env: Mapping[str, str]) -> tuple[LakeStorage, LandingZon
     bucket = (env.get("HC_S3_BUCKET") or "").strip()
     if not bucket:
         storage = LakeStorage(root=str(hc_home(env)))
-        return storage, LocalLandingZone(root=storage.root)
+        return storage, LocalLandingZone(root=storage.root, **_listing(env))
     prefix = (env.get("HC_S3_PREFIX") or "").strip("/")
     endpoint = env.get("HC_S3_ENDPOINT_URL") or None
     sse = env.get("HC_S3_SSE") or None
@@ -58,8 +61,29 @@ def storage_and_landing(env: Mapping[str, str]) -> tuple[LakeStorage, LandingZon
         sse=sse,
         region_name=region,
     )
-    landing = S3LandingZone(bucket=bucket, prefix=prefix, sse=sse, region_name=region, endpoint_url=endpoint)
+    landing = S3LandingZone(
+        bucket=bucket, prefix=prefix, sse=sse, region_name=region, endpoint_url=endpoint, **_listing(env)
+    )
     return storage, landing
+
+
+def _listing(env: Mapping[str, str]) -> dict:
+    """Listing mode: `HC_FULL_LISTING_SECONDS` between full listings (300) once `HC_FULL_LISTING_BELOW` (5000) objects."""
+    seconds, below = env.get("HC_FULL_LISTING_SECONDS"), env.get("HC_FULL_LISTING_BELOW")
+    return {
+        **({"full_listing_seconds": float(seconds)} if seconds else {}),
+        **({"full_listing_below": int(below)} if below else {}),
+    }
+
+
+def event_queue(env: Mapping[str, str], landing: LandingZone) -> S3EventQueue | None:
+    """`HC_S3_EVENT_QUEUE_URL` set: the landing sensor drains that SQS queue (`HC_RECONCILE_SECONDS`, 3600)."""
+    url = (env.get("HC_S3_EVENT_QUEUE_URL") or "").strip()
+    if not url:
+        return None
+    if not isinstance(landing, S3LandingZone):
+        raise ValueError("HC_S3_EVENT_QUEUE_URL needs HC_S3_BUCKET: the queue carries that bucket's notifications")
+    return S3EventQueue(queue_url=url, landing=landing, reconcile_seconds=int(env.get("HC_RECONCILE_SECONDS") or 3600))
 
 
 def query_engine(env: Mapping[str, str], storage: LakeStorage) -> QueryEngine:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dagster as dg
+from pydantic import Field
 from upath import UPath
 
 
@@ -30,9 +31,18 @@ class VersionChanged(Exception):
 class LandingZone(dg.ConfigurableResource, ABC):
     """Lists, reads and receives landed files; local folder and S3 share this interface."""
 
+    full_listing_seconds: float = Field(
+        default=300.0,
+        description="Seconds between full listings in listing mode; ticks between them list only keys that sort "
+        "after the greatest key seen (time-ordered keys are seen at once, others by the next full listing).",
+    )
+    full_listing_below: int = Field(
+        default=5000, description="A zone with fewer objects than this is listed in full every tick."
+    )
+
     @abstractmethod
-    def list_objects(self, domain: str) -> Iterator[LandedObject]:
-        """Every object under `<domain>/`, in any order."""
+    def list_objects(self, domain: str, start_after: str | None = None) -> Iterator[LandedObject]:
+        """Every object under `<domain>/`, in any order; with `start_after`, only keys that sort after it."""
 
     @abstractmethod
     def read_bytes(self, key: str, version: str | None = None) -> bytes:
@@ -56,13 +66,15 @@ class LocalLandingZone(LandingZone):
     def _landing(self) -> UPath:
         return UPath(self.root) / "landing"
 
-    def list_objects(self, domain: str) -> Iterator[LandedObject]:
+    def list_objects(self, domain: str, start_after: str | None = None) -> Iterator[LandedObject]:
         folder = self._landing / domain
         if not folder.exists():
             return
         if not folder.is_dir():
             raise NotADirectoryError(f"{folder} is not a folder")
         for path in sorted(folder.rglob("*")):
+            if start_after and path.relative_to(self._landing).as_posix() <= start_after:
+                continue
             if path.is_file() and not path.name.startswith("."):
                 yield self._describe(path)
 

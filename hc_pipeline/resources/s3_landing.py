@@ -34,16 +34,17 @@ class S3LandingZone(LandingZone):
         return self._client
 
     @property
-    def _landing_prefix(self) -> str:
+    def landing_prefix(self) -> str:
         return "/".join(part for part in (self.prefix.strip("/"), "landing") if part) + "/"
 
     def _object_key(self, key: str) -> str:
-        return self._landing_prefix + key
+        return self.landing_prefix + key
 
-    def list_objects(self, domain: str) -> Iterator[LandedObject]:
-        base = self._landing_prefix
+    def list_objects(self, domain: str, start_after: str | None = None) -> Iterator[LandedObject]:
+        base = self.landing_prefix
+        after = {"StartAfter": base + start_after} if start_after else {}
         pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=f"{base}{domain}/", PaginationConfig={"PageSize": self.page_size}
+            Bucket=self.bucket, Prefix=f"{base}{domain}/", PaginationConfig={"PageSize": self.page_size}, **after
         )
         for page in pages:
             for item in page.get("Contents", []):
