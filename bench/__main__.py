@@ -1,4 +1,4 @@
-"""`python -m bench [--only p1,p1_5m,facilities,small_files,sensor] [--rows N] [--repeat N]`."""
+"""`python -m bench [--only p1,p1_5m,facilities,small_files,sensor,partitions,postgres_burst] [--rows N] [--repeat N]`."""
 
 import argparse
 import importlib
@@ -13,7 +13,9 @@ BENCHMARKS = {
     "p1_5m": "bench.p1:run_5m",
     "facilities": "bench.facilities:run",
     "small_files": "bench.small_files:run",
-    "sensor": "bench.sensor:run",  # last: it needs the S3 landing zone
+    "sensor": "bench.sensor:run",  # it needs the S3 landing zone
+    "partitions": "bench.partitions:run",  # these two start PostgreSQL, the daemon and the webserver
+    "postgres_burst": "bench.postgres_burst:run",
 }
 
 

@@ -56,19 +56,24 @@ class S3EventQueue(dg.ConfigurableResource):
         return self._client
 
     def receive(self) -> list[QueueMessage]:
-        """Up to `max_receive_calls` batches of 10; stops at the first empty batch."""
-        messages: list[QueueMessage] = []
-        for _ in range(self.max_receive_calls):
-            batch = self.client.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=SQS_BATCH,
-                WaitTimeSeconds=self.wait_seconds,
-                VisibilityTimeout=self.visibility_seconds,
-            ).get("Messages", [])
-            messages += [self.parse(m) for m in batch]
-            if len(batch) < SQS_BATCH:
-                break
-        return messages
+        """One long-polled batch of 10; if it was full, up to `max_receive_calls - 1` short-polled batches at once.
+
+        A short poll may miss messages that are there (SQS samples its servers); the next tick gets them.
+        """
+        first = self._receive_batch(self.wait_seconds)
+        batches = [first]
+        if len(first) == SQS_BATCH and self.max_receive_calls > 1:
+            with ThreadPoolExecutor(max_workers=min(self.max_receive_calls - 1, 8)) as pool:
+                batches += pool.map(lambda _: self._receive_batch(0), range(self.max_receive_calls - 1))
+        return [self.parse(m) for batch in batches for m in batch]
+
+    def _receive_batch(self, wait_seconds: int) -> list[dict]:
+        return self.client.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=SQS_BATCH,
+            WaitTimeSeconds=wait_seconds,
+            VisibilityTimeout=self.visibility_seconds,
+        ).get("Messages", [])
 
     def parse(self, message: dict) -> QueueMessage:
         """The landed objects a message announces; records for other buckets, zones or events are left out."""
@@ -111,7 +116,7 @@ class S3EventQueue(dg.ConfigurableResource):
 
     def describe(self, objects: list[LandedObject]) -> list[LandedObject | Exception | None]:
         """Each announced version as a listing shows it; None if since replaced or deleted; the error if HEAD failed."""
-        with ThreadPoolExecutor(max_workers=8) as pool:
+        with ThreadPoolExecutor(max_workers=10) as pool:  # botocore's default connection pool
             return list(pool.map(self._head, objects))
 
     def _head(self, announced: LandedObject) -> LandedObject | Exception | None:

@@ -187,3 +187,38 @@ def test_listing_error_skips_with_the_reason_and_the_next_tick_gets_everything(s
         ]
     finally:
         server.stop()
+
+
+def test_between_full_listings_a_tick_lists_only_keys_after_the_greatest_seen(
+    s3_resources, s3_endpoint, fault_proxy, instance
+):
+    landing = S3LandingZone(
+        bucket=BUCKET, prefix=PREFIX, s3=S3Resource(endpoint_url=fault_proxy.endpoint), full_listing_below=0
+    )
+    sensor = landing_sensor("patients", file_job("patients", patients.assets))
+    resources = {**s3_resources, "landing": landing}
+    upload(s3_endpoint, "patients/2025/06/01/a.csv", b"a")
+    first = tick(sensor, resources, instance)
+    assert [r.tags["hc/object_key"] for r in first.run_requests] == ["patients/2025/06/01/a.csv"]
+    upload(s3_endpoint, "patients/2025/06/02/b.csv", b"b")  # time-ordered: sorts after every key seen
+    upload(s3_endpoint, "patients/0-early.csv", b"early")  # sorts before: waits for the next full listing
+    second = tick(sensor, resources, instance, first.cursor)
+    assert [r.tags["hc/object_key"] for r in second.run_requests] == ["patients/2025/06/02/b.csv"]
+    listings = [path for method, path, _ in fault_proxy.requests if "list-type=2" in path]
+    assert "start-after=" not in listings[0] and "start-after=" in listings[1]
+    assert "no new objects among 0 (listing after patients/2025/06/02/b.csv)" in (
+        tick(sensor, resources, instance, second.cursor).skip_reason.skip_message
+    )
+    due = LandingCursor.load(second.cursor)
+    due.full_at -= landing.full_listing_seconds
+    third = tick(sensor, resources, instance, due.dump())
+    assert [r.tags["hc/object_key"] for r in third.run_requests] == ["patients/0-early.csv"]
+    assert LandingCursor.load(third.cursor).listed == 3
+
+
+def test_a_small_zone_is_listed_in_full_every_tick(sensor, s3_resources, s3_endpoint, instance):
+    upload(s3_endpoint, "patients/b.csv", b"b")
+    first = tick(sensor, s3_resources, instance)
+    upload(s3_endpoint, "patients/a.csv", b"a")  # sorts before b: still seen at once below 5,000 objects
+    second = tick(sensor, s3_resources, instance, first.cursor)
+    assert [r.tags["hc/object_key"] for r in second.run_requests] == ["patients/a.csv"]
