@@ -29,7 +29,7 @@ BUCKET, PREFIX = "hc-burst", "burst"
 MAX_RUNS, PER_PARTITION_SET = 8, 4  # deploy/dagster.yaml's limits
 
 
-def measure(files: int = 200) -> dict:
+def measure(files: int = 200, budget_s: float = 4 * 3600) -> dict:
     os.environ.update(FAKE_AWS)
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
@@ -65,19 +65,22 @@ def measure(files: int = 200) -> dict:
                 )
             upload_s = time.perf_counter() - start
 
-            def done():
+            def ended():
                 runs = deployment.graphql(RUNS, {"job": "patients_file_job"})["runsOrError"]["results"]
-                ended = [r for r in runs if r["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
-                return ended if len(ended) >= files else None
+                return [r for r in runs if r["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
 
-            runs = wait_for(done, 4 * 3600, 5.0, f"{files} runs")
+            try:
+                runs = wait_for(lambda: len(r := ended()) >= files and r, budget_s, 5.0, f"{files} runs")
+            except TimeoutError:  # report how far it got
+                runs = ended()
             wall_s = time.perf_counter() - start
         keys = [next(t["value"] for t in r["tags"] if t["key"] == "dagster/run_key") for r in runs]
         return {
             "files": files,
+            "ended": len(runs),
             "upload_s": upload_s,
             "wall_s": wall_s,
-            "per_file_s": wall_s / files,
+            "per_file_s": wall_s / max(len(runs), 1),
             "succeeded": sum(r["status"] == "SUCCESS" for r in runs),
             "twice": len(keys) - len(set(keys)),
             "most_in_progress": sampler.most_in_progress,
@@ -97,7 +100,8 @@ def run(opts):
     r = measure()
     figures.add("burst_files", r["files"], "files", "small patients CSVs (5 rows) uploaded at once, 8 threads")
     figures.add("burst_wall_s", r["wall_s"], "s", "first upload to the last run ended (one run per file)")
-    figures.add("burst_per_file_s", r["per_file_s"], "s", "wall / files")
+    figures.add("burst_ended", r["ended"], "runs", "runs ended within the bench's time budget")
+    figures.add("burst_per_file_s", r["per_file_s"], "s", "wall / runs ended")
     figures.add("burst_succeeded", r["succeeded"], "runs", "runs that succeeded; target: all")
     figures.add("burst_twice", r["twice"], "runs", "run keys with more than one run; target 0")
     figures.add(
@@ -114,4 +118,4 @@ def run(opts):
 
 
 if __name__ == "__main__":
-    print(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 200))
+    print(measure(*(float(a) if i else int(a) for i, a in enumerate(sys.argv[1:3]))))
