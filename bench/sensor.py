@@ -82,8 +82,8 @@ def tick_piece(meter, objects: int, new: int = 100, repeat: int = 3) -> dict:
         env = {"HC_S3_BUCKET": BUCKET, "HC_S3_PREFIX": PREFIX, "HC_S3_ENDPOINT_URL": moto.endpoint, **FAKE_AWS}
         resources = build_resources({**env, "HC_HOME": "/nonexistent"})
         landing = resources["landing"]
-        # Resources bound by Definitions win over a context's: a full-listing sensor needs its own Definitions.
-        always_full = {**resources, "landing": landing.model_copy(update={"full_listing_below": 10**9})}
+        # A resource's own config wins over model_copy's update when Dagster initialises it: build it anew.
+        always_full = build_resources({**env, "HC_HOME": "/nonexistent", "HC_FULL_LISTING_BELOW": str(10**9)})
         sensor = make_definitions(resources).get_sensor_def("patients_landing_sensor")
         full_sensor = make_definitions(always_full).get_sensor_def("patients_landing_sensor")
         instance = dg.DagsterInstance.ephemeral()
