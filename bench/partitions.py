@@ -15,8 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from hc_pipeline_tests.test_e2e.deployment import REPO, Deployment, wait_for
-from hc_pipeline_tests.test_e2e.postgres import PostgresServer, postgres_bin
+from bench.deployment import REPO, Deployment, wait_for
+from bench.postgres import PostgresServer, postgres_bin
 
 ASSET = ["patients", "curated_records"]
 # The query the asset's Partitions tab sends (Dagster UI 1.13, less its multi-partition fragment).

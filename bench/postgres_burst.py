@@ -14,16 +14,16 @@ from pathlib import Path
 import boto3
 from moto.server import ThreadedMotoServer
 
-from hc_pipeline_tests.test_e2e.conftest import FAKE_AWS
-from hc_pipeline_tests.test_e2e.deployment import Deployment, wait_for
-from hc_pipeline_tests.test_e2e.postgres import PostgresServer, postgres_bin
-from hc_pipeline_tests.test_e2e.production import (
+from bench.deployment import FAKE_AWS, Deployment, wait_for
+from bench.postgres import PostgresServer, postgres_bin
+from bench.production import (
+    RUNS,
     InProgressSampler,
     logs_mentioning,
     notify_queue,
     production_instance_yaml,
+    small_file,
 )
-from hc_pipeline_tests.test_e2e.test_postgres_platform import RUNS, small_file
 
 BUCKET, PREFIX = "hc-burst", "burst"
 MAX_RUNS, PER_PARTITION_SET = 8, 4  # deploy/dagster.yaml's limits

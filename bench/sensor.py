@@ -69,11 +69,11 @@ def tick_piece(meter, objects: int, new: int = 100, repeat: int = 3) -> dict:
     import dagster as dg
     from botocore.config import Config
 
+    from bench.production import notify_queue
     from hc_pipeline.definitions import make_definitions
     from hc_pipeline.deployment import build_resources
     from hc_pipeline.event_sensor import EventCursor
     from hc_pipeline.landing_cursor import LandingCursor, plan_tick
-    from hc_pipeline_tests.test_e2e.production import notify_queue
 
     with MotoServer() as moto:
         client = boto3.client("s3", endpoint_url=moto.endpoint, config=Config(max_pool_connections=32))

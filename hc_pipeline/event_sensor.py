@@ -78,7 +78,7 @@ def landing_events_sensor(jobs: dict[str, dg.JobDefinition], interval_seconds: i
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(
-                    job_name=jobs[run.obj.domain].name,
+                    job_name=jobs[domain_of(run.obj)].name,
                     run_key=run.run_key,
                     partition_key=run.partition_key,
                     tags=run.run_request().tags,
@@ -86,14 +86,21 @@ def landing_events_sensor(jobs: dict[str, dg.JobDefinition], interval_seconds: i
                 for run in runs
             ],
             dynamic_partitions_requests=[
-                files_partitions[domain].build_add_request([r.partition_key for r in runs if r.obj.domain == domain])
+                files_partitions[domain].build_add_request(
+                    [r.partition_key for r in runs if domain_of(r.obj) == domain]
+                )
                 for domain in DOMAINS
-                if any(r.obj.domain == domain for r in runs)
+                if any(domain_of(r.obj) == domain for r in runs)
             ],
             cursor=after,
         )
 
     return _sensor
+
+
+def domain_of(obj: LandedObject) -> str:
+    """The domain folder an object landed in: `patients/a.csv` -> `patients`."""
+    return obj.key.split("/", 1)[0]
 
 
 def _from_messages(

@@ -192,10 +192,8 @@ def test_listing_error_skips_with_the_reason_and_the_next_tick_gets_everything(s
 def test_between_full_listings_a_tick_lists_only_keys_after_the_greatest_seen(
     s3_resources, s3_endpoint, fault_proxy, instance
 ):
-    landing = S3LandingZone(
-        bucket=BUCKET, prefix=PREFIX, s3=S3Resource(endpoint_url=fault_proxy.endpoint), full_listing_below=0
-    )
-    sensor = landing_sensor("patients", file_job("patients", patients.assets))
+    landing = S3LandingZone(bucket=BUCKET, prefix=PREFIX, endpoint_url=fault_proxy.endpoint, full_listing_below=0)
+    sensor = landing_sensor("patients", file_job("patients", patients.per_file_assets))
     resources = {**s3_resources, "landing": landing}
     upload(s3_endpoint, "patients/2025/06/01/a.csv", b"a")
     first = tick(sensor, resources, instance)

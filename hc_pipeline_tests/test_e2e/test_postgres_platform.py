@@ -11,33 +11,27 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 
-from hc_pipeline.partitions import partition_key_for
-from hc_pipeline_tests.test_e2e.deployment import Deployment, wait_for
-from hc_pipeline_tests.test_e2e.postgres import PostgresServer, postgres_bin
-from hc_pipeline_tests.test_e2e.production import (
+from bench.deployment import Deployment, wait_for
+from bench.postgres import PostgresServer, postgres_bin
+from bench.production import (
     PARTITION_SET_TAG,
+    RUNS,
     InProgressSampler,
     logs_mentioning,
     notify_queue,
     production_instance_yaml,
+    small_file,
 )
+from hc_pipeline.partitions import partition_key_for
 
 pytestmark = pytest.mark.e2e
 
 BUCKET, PREFIX = "hc-prod", "prod"
 FILES = int(os.environ.get("HC_E2E_FILES", "24"))
 MAX_RUNS, PER_PARTITION_SET = 3, 2
-HEADER = b"patient_id,age,gender,admission_date,discharge_date,diagnosis\n"
 
-RUNS = """query Runs($job: String!) { runsOrError(filter: {pipelineName: $job}) { ... on Runs { results {
-  runId status tags { key value } } } } }"""
 MATERIALIZATIONS = """query M($path: [String!]!, $limit: Int!) { assetOrError(assetKey: {path: $path}) {
   ... on Asset { assetMaterializations(limit: $limit) { partition runId } } } }"""
-
-
-def small_file(i: int) -> bytes:
-    rows = [f"P{i}-{r},{20 + r},F,2024-01-0{1 + r},2024-01-0{3 + r},Flu\n".encode() for r in range(5)]
-    return HEADER + b"".join(rows)
 
 
 @pytest.fixture(scope="module")

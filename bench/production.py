@@ -6,11 +6,20 @@ from pathlib import Path
 
 import yaml
 
-from hc_pipeline_tests.test_e2e.deployment import REPO, Deployment
+from bench.deployment import REPO, Deployment
 
 PARTITION_SET_TAG = "dagster/partition_set"
+HEADER = b"patient_id,age,gender,admission_date,discharge_date,diagnosis\n"
+RUNS = """query Runs($job: String!) { runsOrError(filter: {pipelineName: $job}) { ... on Runs { results {
+  runId status tags { key value } } } } }"""
 IN_PROGRESS = """{ runsOrError(filter: {statuses: [STARTING, STARTED]}) { ... on Runs { results {
   runId tags { key value } } } } }"""
+
+
+def small_file(i: int) -> bytes:
+    """A distinct 5-row admissions CSV."""
+    rows = [f"P{i}-{r},{20 + r},F,2024-01-0{1 + r},2024-01-0{3 + r},Flu\n".encode() for r in range(5)]
+    return HEADER + b"".join(rows)
 
 
 def production_instance_yaml(port: int, s3_endpoint: str, max_runs: int, per_partition_set: int) -> str:

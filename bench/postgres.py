@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hc_pipeline_tests.test_e2e.deployment import free_port
+from bench.deployment import free_port
 
 SERVICE_USER = "postgres"  # created by the Debian package; the server refuses to run as root
 
