@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser demo test lint format dev bench clean
+.PHONY: install browser postgres demo test lint format dev bench clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -26,10 +26,17 @@ browser:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
+# The production-instance test starts its own PostgreSQL server (Debian package `postgresql`, any version).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing Debian package postgresql for the production-instance test"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; }
+
 demo: install
 	HC_HOME=$(HC_HOME) $(VENV)/bin/hc-pipeline demo
 
-test: install browser
+test: install browser postgres
 	$(PY) -m pytest -q hc_pipeline_tests
 
 # The house style (ruff.toml): lint rules and the formatter, checked here and in CI before the tests.

@@ -15,6 +15,7 @@ setup(
         "dagster-graphql==1.13.27",
         "dagster-aws==0.29.27",
         "dagster-pandas==0.29.27",
+        "dagster-postgres==0.29.27",
         "pandera==0.35.0",
         "boto3==1.43.117",
         "botocore==1.43.117",

@@ -1,4 +1,4 @@
-"""`python -m bench [--only p1,p1_5m,facilities,small_files,fast_commands,sensor] [--rows N] [--repeat N]`."""
+"""`python -m bench [--only p1,p1_5m,facilities,small_files,fast_commands,sensor,partitions,postgres_burst]`."""
 
 import argparse
 import importlib
@@ -14,7 +14,9 @@ BENCHMARKS = {
     "facilities": "bench.facilities:run",
     "small_files": "bench.small_files:run",
     "fast_commands": "bench.fast_commands:run",
-    "sensor": "bench.sensor:run",  # last: it needs the S3 landing zone
+    "sensor": "bench.sensor:run",  # it needs the S3 landing zone
+    "partitions": "bench.partitions:run",  # these two start PostgreSQL, the daemon and the webserver
+    "postgres_burst": "bench.postgres_burst:run",
 }
 
 

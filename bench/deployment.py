@@ -31,8 +31,9 @@ def free_port() -> int:
 class Deployment:
     """A daemon and a webserver on a temporary DAGSTER_HOME; `stop()` leaves no process behind."""
 
-    def __init__(self, dagster_home: Path, env: dict[str, str]):
+    def __init__(self, dagster_home: Path, env: dict[str, str], instance_yaml: str | None = None):
         self.home = dagster_home
+        self.instance_yaml = instance_yaml or "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env, "DAGSTER_HOME": str(dagster_home), "TMPDIR": str(dagster_home / "tmp")}
@@ -40,16 +41,18 @@ class Deployment:
 
     def start(self, timeout: float = 120.0) -> "Deployment":
         (self.home / "tmp").mkdir(parents=True, exist_ok=True)
-        (self.home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
+        (self.home / "dagster.yaml").write_text(self.instance_yaml)
         # Create the instance's schema once: daemon and webserver racing to do it can both fail.
-        subprocess.run(
+        migrated = subprocess.run(
             [str(BIN / "dagster"), "instance", "migrate"],
             cwd=REPO,
             env=self.env,
-            check=True,
             capture_output=True,
+            text=True,
             timeout=300,
         )
+        if migrated.returncode:
+            raise RuntimeError(f"dagster instance migrate failed:\n{migrated.stderr[-3000:]}")
         workspace = str(REPO / "workspace.yaml")
         for name, args in (
             ("daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace]),

@@ -6,6 +6,7 @@ from hc_pipeline.alert_sensors import check_failure_alert_sensor, run_failure_al
 from hc_pipeline.assets import analytics, facilities
 from hc_pipeline.assets.domains import PER_FILE, REPORTS
 from hc_pipeline.deployment import build_resources, sensor_interval
+from hc_pipeline.event_sensor import landing_events_sensor
 from hc_pipeline.jobs import file_job
 from hc_pipeline.sensors import landing_sensor
 
@@ -13,12 +14,18 @@ from hc_pipeline.sensors import landing_sensor
 def make_definitions(resources: dict, interval_seconds: int = 15) -> dg.Definitions:
     """Everything in the code location, on the given resources."""
     jobs = {domain: file_job(domain, assets) for domain, assets in PER_FILE.items()}
+    # Event mode (an SQS queue in the resources): one reader for every domain instead of a listing per domain.
+    landing_sensors = (
+        [landing_events_sensor(jobs, interval_seconds)]
+        if "landing_events" in resources
+        else [landing_sensor(domain, job, interval_seconds=interval_seconds) for domain, job in jobs.items()]
+    )
     return dg.Definitions(
         assets=[*PER_FILE["patients"], *REPORTS["patients"], *PER_FILE["facilities"], *REPORTS["facilities"]],
         asset_checks=[*facilities.checks, *analytics.checks],
         jobs=list(jobs.values()),
         sensors=[
-            *(landing_sensor(domain, job, interval_seconds=interval_seconds) for domain, job in jobs.items()),
+            *landing_sensors,
             run_failure_alert_sensor,
             check_failure_alert_sensor(),
             dg.AutomationConditionSensorDefinition(

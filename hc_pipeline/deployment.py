@@ -24,7 +24,9 @@ def build_resources(env: Mapping[str, str] | None = None) -> dict:
         from hc_pipeline.io_managers.athena_tables import LakeAthenaIOManager
 
         io_manager = LakeAthenaIOManager(storage=storage, engine=engine)
+    events = event_queue(env, landing)
     return {
+        **({"landing_events": events} if events else {}),
         "storage": storage,
         "landing": landing,
         "io_manager": io_manager,
@@ -38,14 +40,41 @@ def storage_and_landing(env: Mapping[str, str]) -> tuple[LakeStorage, LandingZon
     s3 = s3_settings(env)
     if s3 is None:
         storage = LakeStorage(root=str(hc_home(env)))
-        return storage, LocalLandingZone(root=storage.root)
+        return storage, LocalLandingZone(root=storage.root, **_listing(env))
     from hc_pipeline.resources.s3_landing import S3LandingZone  # the AWS modules load only for S3 deployments
 
     storage = LakeStorage(root=s3.root, endpoint_url=s3.endpoint_url, sse=s3.sse, region_name=s3.region_name)
     landing = S3LandingZone(
-        bucket=s3.bucket, prefix=s3.prefix, sse=s3.sse, region_name=s3.region_name, endpoint_url=s3.endpoint_url
+        bucket=s3.bucket,
+        prefix=s3.prefix,
+        sse=s3.sse,
+        region_name=s3.region_name,
+        endpoint_url=s3.endpoint_url,
+        **_listing(env),
     )
     return storage, landing
+
+
+def _listing(env: Mapping[str, str]) -> dict:
+    """Listing mode: `HC_FULL_LISTING_SECONDS` between full listings (300) once `HC_FULL_LISTING_BELOW` (5000) objects."""
+    seconds, below = env.get("HC_FULL_LISTING_SECONDS"), env.get("HC_FULL_LISTING_BELOW")
+    return {
+        **({"full_listing_seconds": float(seconds)} if seconds else {}),
+        **({"full_listing_below": int(below)} if below else {}),
+    }
+
+
+def event_queue(env: Mapping[str, str], landing: LandingZone):
+    """`HC_S3_EVENT_QUEUE_URL` set: the landing sensor drains that SQS queue (`HC_RECONCILE_SECONDS`, 3600)."""
+    url = (env.get("HC_S3_EVENT_QUEUE_URL") or "").strip()
+    if not url:
+        return None
+    from hc_pipeline.resources.s3_events import S3EventQueue
+    from hc_pipeline.resources.s3_landing import S3LandingZone
+
+    if not isinstance(landing, S3LandingZone):
+        raise ValueError("HC_S3_EVENT_QUEUE_URL needs HC_S3_BUCKET: the queue carries that bucket's notifications")
+    return S3EventQueue(queue_url=url, landing=landing, reconcile_seconds=int(env.get("HC_RECONCILE_SECONDS") or 3600))
 
 
 def query_engine(env: Mapping[str, str], storage: LakeStorage) -> QueryEngine:

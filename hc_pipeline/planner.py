@@ -74,7 +74,9 @@ def plan_launches(domain: str, objects: Iterable[LandedObject], instance: dg.Dag
 
 def already_run(instance: dg.DagsterInstance, objects: list[LandedObject]) -> set[str]:
     """Run keys among `objects` that a run already carries, so a reset cursor never runs an ETag twice."""
-    if not objects:
-        return set()
-    runs = instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: [o.run_key for o in objects]}))
-    return {run.tags[RUN_KEY_TAG] for run in runs}
+    done: set[str] = set()
+    keys = sorted({o.run_key for o in objects})
+    for start in range(0, len(keys), 500):  # bounded IN lists, whatever the storage
+        runs = instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: keys[start : start + 500]}))
+        done |= {run.tags[RUN_KEY_TAG] for run in runs}
+    return done

@@ -55,3 +55,24 @@ def test_sns_topic_picks_sns_and_slack_wins_when_both_are_set(monkeypatch):
     assert isinstance(
         build_resources({"HC_SNS_TOPIC_ARN": arn, "HC_SLACK_WEBHOOK_URL": "x"})["notifier"], SlackWebhookNotifier
     )
+
+
+def test_an_event_queue_adds_the_queue_on_the_same_landing_zone_and_its_reconcile_interval():
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/hc-landing"
+    resources = build_resources({**S3, "HC_S3_EVENT_QUEUE_URL": url, "HC_RECONCILE_SECONDS": "600"})
+    queue = resources["landing_events"]
+    assert queue.queue_url == url and queue.reconcile_seconds == 600
+    assert queue.landing.bucket == "lake-bucket" and queue.landing.landing_prefix == "hc/landing/"
+    assert "landing_events" not in build_resources(S3)
+
+
+def test_an_event_queue_without_a_bucket_is_refused_with_the_reason(tmp_path):
+    with pytest.raises(ValueError, match="HC_S3_EVENT_QUEUE_URL needs HC_S3_BUCKET"):
+        build_resources({"HC_HOME": str(tmp_path), "HC_S3_EVENT_QUEUE_URL": "https://sqs/queue"})
+
+
+def test_listing_settings_reach_both_landing_zones(tmp_path):
+    listing = {"HC_FULL_LISTING_SECONDS": "120", "HC_FULL_LISTING_BELOW": "100"}
+    for env in ({"HC_HOME": str(tmp_path)}, S3):
+        landing = build_resources({**env, **listing})["landing"]
+        assert (landing.full_listing_seconds, landing.full_listing_below) == (120.0, 100)

@@ -5,7 +5,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from hc_pipeline.stores.landed import LandedObject, VersionChanged
 from hc_pipeline.stores.local_landing import LocalLanding
@@ -16,9 +16,18 @@ __all__ = ["LandedObject", "LandingZone", "LocalLandingZone", "VersionChanged"]
 class LandingZone(dg.ConfigurableResource, ABC):
     """Lists, reads and receives landed files; local folder and S3 share this interface."""
 
+    full_listing_seconds: float = Field(
+        default=300.0,
+        description="Seconds between full listings in listing mode; ticks between them list only keys that sort "
+        "after the greatest key seen (time-ordered keys are seen at once, others by the next full listing).",
+    )
+    full_listing_below: int = Field(
+        default=5000, description="A zone with fewer objects than this is listed in full every tick."
+    )
+
     @abstractmethod
-    def list_objects(self, domain: str) -> Iterator[LandedObject]:
-        """Every object under `<domain>/`, in any order."""
+    def list_objects(self, domain: str, start_after: str | None = None) -> Iterator[LandedObject]:
+        """Every object under `<domain>/`, in any order; with `start_after`, only keys that sort after it."""
 
     @abstractmethod
     def read_bytes(self, key: str, version: str | None = None) -> bytes:
@@ -51,8 +60,8 @@ class LocalLandingZone(LandingZone):
             self._store = LocalLanding(self.root)
         return self._store
 
-    def list_objects(self, domain: str) -> Iterator[LandedObject]:
-        return iter(self.store.list_objects(domain))
+    def list_objects(self, domain: str, start_after: str | None = None) -> Iterator[LandedObject]:
+        return iter(self.store.list_objects(domain, start_after))
 
     def read_bytes(self, key: str, version: str | None = None) -> bytes:
         return self.store.read_bytes(key, version)

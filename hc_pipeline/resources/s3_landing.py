@@ -36,8 +36,13 @@ class S3LandingZone(LandingZone):
         """The boto3 client (thread-safe; sessions are not)."""
         return self.store.client
 
-    def list_objects(self, domain: str) -> Iterator[LandedObject]:
-        return iter(self.store.list_objects(domain))
+    @property
+    def landing_prefix(self) -> str:
+        """`<prefix>/landing/`: the key prefix every landed object has."""
+        return self.store.landing_prefix
+
+    def list_objects(self, domain: str, start_after: str | None = None) -> Iterator[LandedObject]:
+        return iter(self.store.list_objects(domain, start_after))
 
     def read_bytes(self, key: str, version: str | None = None) -> bytes:
         return self.store.read_bytes(key, version)

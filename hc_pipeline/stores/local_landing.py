@@ -21,8 +21,8 @@ class LocalLanding:
         # Bytes read to compute versions, for tests and benchmarks: unchanged files cost none.
         self.bytes_hashed = 0
 
-    def list_objects(self, domain: str) -> list[LandedObject]:
-        """Every file under `<domain>/` (dot-files included), sorted by key."""
+    def list_objects(self, domain: str, start_after: str | None = None) -> list[LandedObject]:
+        """Every file under `<domain>/` (dot-files included), sorted by key; or only the keys after `start_after`."""
         folder = self.landing / domain
         if not folder.exists():
             return []
@@ -31,6 +31,8 @@ class LocalLanding:
         known = self.index.load(domain)
         found, fresh = [], []
         for key, path in _files(str(self.landing), domain):
+            if start_after and key <= start_after:
+                continue
             try:
                 stat = os.stat(path)
             except FileNotFoundError:  # deleted since the walk, or a dangling symlink
@@ -45,7 +47,9 @@ class LocalLanding:
                 self.bytes_hashed += size
                 fresh.append((key, stamp, digest))
             found.append(LandedObject(key=key, version=digest, last_modified=stat.st_mtime, size=stat.st_size))
-        self.index.update(fresh, gone=known.keys() - {obj.key for obj in found})
+        # A partial listing cannot tell which files are gone.
+        gone = set() if start_after else known.keys() - {obj.key for obj in found}
+        self.index.update(fresh, gone=gone)
         return found
 
     def read_bytes(self, key: str, version: str | None = None) -> bytes:

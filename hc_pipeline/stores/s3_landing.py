@@ -30,11 +30,13 @@ class S3Landing:
     def object_key(self, key: str) -> str:
         return self.landing_prefix + key
 
-    def list_objects(self, domain: str) -> list[LandedObject]:
-        """Every object under `<domain>/` (dot-files included; folder markers are not files)."""
+    def list_objects(self, domain: str, start_after: str | None = None) -> list[LandedObject]:
+        """Every object under `<domain>/` (dot-files included; folder markers are not files), or only the keys
+        after `start_after` (a key relative to the landing zone)."""
         base = self.landing_prefix
+        after = {"StartAfter": base + start_after} if start_after else {}
         pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=f"{base}{domain}/", PaginationConfig={"PageSize": self.page_size}
+            Bucket=self.bucket, Prefix=f"{base}{domain}/", PaginationConfig={"PageSize": self.page_size}, **after
         )
         found = []
         for page in pages:

@@ -12,6 +12,7 @@ from moto.server import ThreadedMotoServer
 from hc_pipeline.assets import patients
 from hc_pipeline.definitions import make_definitions
 from hc_pipeline.jobs import file_job
+from hc_pipeline.landing_cursor import LandingCursor
 from hc_pipeline.partitions import partition_key_for
 from hc_pipeline.planner import RUN_KEY_TAG
 from hc_pipeline.resources.s3_landing import S3LandingZone
@@ -102,7 +103,8 @@ def test_deleting_an_already_seen_key_requests_nothing_and_loses_nothing(sensor,
     first = tick(sensor, s3_resources, instance)
     s3_client(s3_endpoint).delete_object(Bucket=BUCKET, Key=f"{PREFIX}/landing/patients/a.csv")
     quiet = tick(sensor, s3_resources, instance, first.cursor)
-    assert quiet.run_requests == [] and quiet.cursor == first.cursor
+    before, after = LandingCursor.load(first.cursor), LandingCursor.load(quiet.cursor)
+    assert quiet.run_requests == [] and (after.watermark, after.seen) == (before.watermark, before.seen)
     upload(s3_endpoint, "patients/c.csv", b"c")
     later = tick(sensor, s3_resources, instance, quiet.cursor)
     assert [r.run_key.split("@")[0] for r in later.run_requests] == ["patients/c.csv"]
@@ -185,3 +187,36 @@ def test_listing_error_skips_with_the_reason_and_the_next_tick_gets_everything(s
         ]
     finally:
         server.stop()
+
+
+def test_between_full_listings_a_tick_lists_only_keys_after_the_greatest_seen(
+    s3_resources, s3_endpoint, fault_proxy, instance
+):
+    landing = S3LandingZone(bucket=BUCKET, prefix=PREFIX, endpoint_url=fault_proxy.endpoint, full_listing_below=0)
+    sensor = landing_sensor("patients", file_job("patients", patients.per_file_assets))
+    resources = {**s3_resources, "landing": landing}
+    upload(s3_endpoint, "patients/2025/06/01/a.csv", b"a")
+    first = tick(sensor, resources, instance)
+    assert [r.tags["hc/object_key"] for r in first.run_requests] == ["patients/2025/06/01/a.csv"]
+    upload(s3_endpoint, "patients/2025/06/02/b.csv", b"b")  # time-ordered: sorts after every key seen
+    upload(s3_endpoint, "patients/0-early.csv", b"early")  # sorts before: waits for the next full listing
+    second = tick(sensor, resources, instance, first.cursor)
+    assert [r.tags["hc/object_key"] for r in second.run_requests] == ["patients/2025/06/02/b.csv"]
+    listings = [path for method, path, _ in fault_proxy.requests if "list-type=2" in path]
+    assert "start-after=" not in listings[0] and "start-after=" in listings[1]
+    assert "no new objects among 0 (listing after patients/2025/06/02/b.csv)" in (
+        tick(sensor, resources, instance, second.cursor).skip_reason.skip_message
+    )
+    due = LandingCursor.load(second.cursor)
+    due.full_at -= landing.full_listing_seconds
+    third = tick(sensor, resources, instance, due.dump())
+    assert [r.tags["hc/object_key"] for r in third.run_requests] == ["patients/0-early.csv"]
+    assert LandingCursor.load(third.cursor).listed == 3
+
+
+def test_a_small_zone_is_listed_in_full_every_tick(sensor, s3_resources, s3_endpoint, instance):
+    upload(s3_endpoint, "patients/b.csv", b"b")
+    first = tick(sensor, s3_resources, instance)
+    upload(s3_endpoint, "patients/a.csv", b"a")  # sorts before b: still seen at once below 5,000 objects
+    second = tick(sensor, s3_resources, instance, first.cursor)
+    assert [r.tags["hc/object_key"] for r in second.run_requests] == ["patients/a.csv"]

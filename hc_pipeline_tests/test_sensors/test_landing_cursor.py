@@ -58,3 +58,13 @@ def test_cursor_forgets_keys_older_than_the_lookback():
     _, cursor = plan_tick([obj("p/old", at=0)], LandingCursor(), 10)
     _, cursor = plan_tick([obj("p/new", at=LOOKBACK_SECONDS * 3)], cursor, 10)
     assert list(cursor.seen) == ["p/new@v1"]
+
+
+def test_a_capped_listing_keeps_its_high_key_and_stays_due_for_a_full_listing():
+    objects = [obj("p/a", at=1000), obj("p/b", at=1001), obj("p/c", at=1002)]
+    _, capped = plan_tick(objects, LandingCursor(high_key="p/0"), 2, full_listing_at=5000.0)
+    assert capped.high_key == "p/0" and capped.full_at == 0.0 and capped.wants_full_listing(5001.0, 300, 0)
+    _, complete = plan_tick(objects, capped, 2, full_listing_at=5010.0)
+    assert complete.high_key == "p/c" and complete.full_at == 5010.0 and complete.listed == 3
+    assert not complete.wants_full_listing(5100.0, 300, 0) and complete.wants_full_listing(5310.0, 300, 0)
+    assert complete.wants_full_listing(5100.0, 300, below=5000)  # a small zone is always listed in full
