@@ -44,6 +44,7 @@ def raw_records_asset(domain: str, read: Reader, empty: Callable[[], pd.DataFram
                 "runs for it. Fix the file and land it again.",
                 "conformance",
                 blocking=True,
+                partitions_def=files_partitions[domain],
             )
         ],
     )
@@ -118,6 +119,7 @@ def curated_records_asset(
                 "tell the platform team.",
                 "conformance",
                 blocking=True,
+                partitions_def=files_partitions[domain],
             ),
             spec(
                 curated_key,
@@ -126,8 +128,9 @@ def curated_records_asset(
                 "or doubled. A failure is a pipeline bug: tell the platform team.",
                 "completeness",
                 blocking=True,
+                partitions_def=files_partitions[domain],
             ),
-            *group_specs(curated_key, groups),
+            *group_specs(curated_key, groups, files_partitions[domain]),
         ],
     )
     def curated_records(

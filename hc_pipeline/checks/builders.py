@@ -11,19 +11,28 @@ SAMPLE_ROWS = 5
 
 
 def spec(
-    asset_key: dg.AssetKey, name: str, description: str, category: str, blocking: bool = False
+    asset_key: dg.AssetKey,
+    name: str,
+    description: str,
+    category: str,
+    blocking: bool = False,
+    partitions_def: dg.PartitionsDefinition | None = None,
 ) -> dg.AssetCheckSpec:
-    """A check spec with the category and owners stewards filter on."""
+    """A check spec with the category and owners stewards filter on; per-file checks share their asset's partitions."""
     return dg.AssetCheckSpec(
         name=name,
         asset=asset_key,
         description=description,
         blocking=blocking,
         metadata={"category": category, "owners": ", ".join(OWNERS), "blocking": blocking},
+        # Each evaluation then belongs to its file: the UI shows per-file results instead of the last file's.
+        partitions_def=partitions_def,
     )
 
 
-def group_specs(asset_key: dg.AssetKey, groups: tuple[RuleGroup, ...]) -> list[dg.AssetCheckSpec]:
+def group_specs(
+    asset_key: dg.AssetKey, groups: tuple[RuleGroup, ...], partitions_def: dg.PartitionsDefinition | None = None
+) -> list[dg.AssetCheckSpec]:
     """One WARN check per rule group."""
     return [
         spec(
@@ -34,6 +43,7 @@ def group_specs(asset_key: dg.AssetKey, groups: tuple[RuleGroup, ...]) -> list[d
             "Errors are already quarantined; open quarantined_records and anomaly_report to see which rows, "
             "fix the source file and land it again.",
             group.name,
+            partitions_def=partitions_def,
         )
         for group in groups
     ]
