@@ -65,6 +65,8 @@ def cmd_run(args) -> int:
     summary = run_pending(_defs(), instance_for(hc_home()), args.as_of, args.horizon_days)
     for domain, keys in summary.processed.items():
         print(f"{domain}: processed {len(keys)} new file(s)")
+    for source_file, checks in summary.failed_checks.items():
+        print(f"checks failed: {source_file}: {', '.join(checks)}")
     for stopped in summary.stopped_by_checks:
         print(f"stopped by a blocking check (file quarantined or rules broken): {stopped}")
     for failed in summary.failed:
