@@ -68,7 +68,7 @@ def group_result(
     return dg.AssetCheckResult(
         asset_key=asset_key,
         check_name=group.name,
-        passed=share <= group.warn_above,
+        passed=group_passes(group, count, total),
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "failing_rows": count,
@@ -79,6 +79,11 @@ def group_result(
             "sample": dg.MetadataValue.md(failing_sample(hits, rows, id_column)),
         },
     )
+
+
+def group_passes(group: RuleGroup, failing_rows: int, total_rows: int) -> bool:
+    """A rule group's WARN check passes while the share of rows breaking any of its rules is within its threshold."""
+    return (failing_rows / total_rows if total_rows else 0.0) <= group.warn_above
 
 
 def failing_sample(hits: pd.DataFrame, rows: pd.DataFrame, id_column: str, limit: int = SAMPLE_ROWS) -> str:
