@@ -200,6 +200,15 @@ class CuratedAdmissions(pa.DataFrameModel):
     length_of_stay_days: Series[pd.Int64Dtype] = pa.Field(
         nullable=True, description="Whole days from admission to discharge; null while still admitted."
     )
+    # Synthea exports fill these; plain CSVs leave them null. Optional: validated when present.
+    diagnosis_code_system: Series[ArrowString] | None = pa.Field(
+        nullable=True, description="The code system of diagnosis_code, e.g. SNOMED CT (Synthea exports)."
+    )
+    race: Series[ArrowString] | None = pa.Field(nullable=True, description="Race as exported by Synthea.")
+    ethnicity: Series[ArrowString] | None = pa.Field(nullable=True, description="Ethnicity as exported by Synthea.")
+    encounter_id: Series[ArrowString] | None = pa.Field(
+        nullable=True, description="The Synthea encounter the stay comes from (an identifier: never shown unmasked)."
+    )
     warnings: Series[Annotated[pd.ArrowDtype, pyarrow.list_(pyarrow.string())]] = pa.Field(
         nullable=False, description="Warning rule ids the row broke (kept, but worth a look); empty when none."
     )
