@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
+from bench.deployment import Deployment
 from hc_pipeline.definitions import make_definitions
 from hc_pipeline.deployment import build_resources
 from hc_pipeline.metadata import model_descriptions
@@ -19,7 +20,6 @@ from hc_pipeline.schemas.patients import CuratedAdmissions
 from hc_pipeline_tests.conftest import process
 from hc_pipeline_tests.steward_files import BAD_FAILING_GROUPS, BAD_FILE, GOOD_FILE
 from hc_pipeline_tests.test_e2e.browser import Browser
-from hc_pipeline_tests.test_e2e.deployment import Deployment
 
 pytestmark = pytest.mark.e2e
 GROUPS = ("completeness", "conformance", "plausibility", "uniqueness")
