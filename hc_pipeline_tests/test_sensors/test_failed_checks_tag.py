@@ -7,8 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from hc_pipeline.assets.landed import run_tags
 from hc_pipeline.partitions import partition_key_for
+from hc_pipeline.planner import run_tags
 from hc_pipeline.run_checks import FAILED_CHECKS_TAG, failed_checks_tag_sensor
 from hc_pipeline_tests.conftest import RUN_DATE, process
 from hc_pipeline_tests.steward_files import BAD_FAILING_GROUPS, BAD_FILE, GOOD_FILE
