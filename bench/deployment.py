@@ -39,7 +39,7 @@ class Deployment:
         self.env = {**os.environ, **env, "DAGSTER_HOME": str(dagster_home), "TMPDIR": str(dagster_home / "tmp")}
         self.processes: list[subprocess.Popen] = []
 
-    def start(self, timeout: float = 120.0) -> "Deployment":
+    def start(self, timeout: float = 120.0, daemon: bool = True) -> "Deployment":
         (self.home / "tmp").mkdir(parents=True, exist_ok=True)
         (self.home / "dagster.yaml").write_text(self.instance_yaml)
         # Create the instance's schema once: daemon and webserver racing to do it can both fail.
@@ -54,10 +54,11 @@ class Deployment:
         if migrated.returncode:
             raise RuntimeError(f"dagster instance migrate failed:\n{migrated.stderr[-3000:]}")
         workspace = str(REPO / "workspace.yaml")
-        for name, args in (
+        services = [
             ("daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace]),
             ("webserver", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(self.port), "-w", workspace]),
-        ):
+        ]
+        for name, args in services if daemon else services[1:]:
             log = (self.home / f"{name}.log").open("wb")
             self.processes.append(
                 subprocess.Popen(

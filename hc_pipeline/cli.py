@@ -1,4 +1,4 @@
-"""The `hc-pipeline` command: generate, ingest, run, query, demo."""
+"""The `hc-pipeline` command: generate, ingest, run, query, report, demo."""
 
 import argparse
 import datetime as dt
@@ -65,6 +65,8 @@ def cmd_run(args) -> int:
     summary = run_pending(_defs(), instance_for(hc_home()), args.as_of, args.horizon_days)
     for domain, keys in summary.processed.items():
         print(f"{domain}: processed {len(keys)} new file(s)")
+    for source_file, checks in summary.failed_checks.items():
+        print(f"checks failed: {source_file}: {', '.join(checks)}")
     for stopped in summary.stopped_by_checks:
         print(f"stopped by a blocking check (file quarantined or rules broken): {stopped}")
     for failed in summary.failed:
@@ -83,6 +85,20 @@ def cmd_query(args) -> int:
         print(f"hc-pipeline query: {refused}", file=sys.stderr)
         return 2
     write_rows(columns, rows, args.format, sys.stdout)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from hc_pipeline.quality.figures import domain_quality
+    from hc_pipeline.quality.render import render
+
+    engine = _defs().resources["query_engine"]
+    for domain in args.domains or DOMAINS:
+        path = Path(args.out_dir) / domain / "index.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        quality = domain_quality(engine, domain)
+        path.write_text(render(quality), encoding="utf-8")
+        print(f"{domain}: {len(quality.files)} file(s) -> {path}")
     return 0
 
 
@@ -125,6 +141,11 @@ def parser() -> argparse.ArgumentParser:
     query.add_argument("sql")
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
     query.set_defaults(func=cmd_query)
+
+    report = commands.add_parser("report", help="write the HTML quality report of each domain to OUT_DIR/<domain>/")
+    report.add_argument("out_dir")
+    report.add_argument("--domain", dest="domains", action="append", choices=DOMAINS, help="only this domain")
+    report.set_defaults(func=cmd_report)
 
     demo = commands.add_parser("demo", help="generate, land and process sample data; print a summary")
     demo.add_argument("--patients", type=int, default=12_000)

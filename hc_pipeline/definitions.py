@@ -8,6 +8,7 @@ from hc_pipeline.assets.domains import PER_FILE, REPORTS
 from hc_pipeline.deployment import build_resources, sensor_interval
 from hc_pipeline.event_sensor import landing_events_sensor
 from hc_pipeline.jobs import file_job
+from hc_pipeline.run_checks import failed_checks_tag_sensor
 from hc_pipeline.sensors import landing_sensor
 
 
@@ -28,6 +29,10 @@ def make_definitions(resources: dict, interval_seconds: int = 15) -> dg.Definiti
             *landing_sensors,
             run_failure_alert_sensor,
             check_failure_alert_sensor(),
+            *(
+                failed_checks_tag_sensor(status, interval_seconds)
+                for status in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE)
+            ),
             dg.AutomationConditionSensorDefinition(
                 "report_automation", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING
             ),

@@ -1,13 +1,21 @@
 """Materialization metadata a person wants to see: row counts, schema, a safe preview."""
 
+from collections.abc import Mapping
+
 import dagster as dg
 import pandas as pd
+import pandera.pandas as pa
 
 from hc_pipeline.checks.masking import mask_id
 
 
-def table_metadata(df: pd.DataFrame, preview_columns: list[str] | None = None, masked: tuple[str, ...] = ()) -> dict:
-    """Row count, column schema and a markdown preview limited to non-identifying columns."""
+def table_metadata(
+    df: pd.DataFrame,
+    preview_columns: list[str] | None = None,
+    masked: tuple[str, ...] = (),
+    descriptions: Mapping[str, str] | None = None,
+) -> dict:
+    """Row count, column schema (with each documented column's description) and a non-identifying preview."""
     columns = [c for c in (preview_columns or list(df.columns)) if c in df.columns]
     preview = df[columns].head(5).copy()
     for column in masked:
@@ -15,11 +23,28 @@ def table_metadata(df: pd.DataFrame, preview_columns: list[str] | None = None, m
             preview[column] = preview[column].map(mask_id).astype(object)
     return {
         "dagster/row_count": len(df),
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name=str(c), type=str(t)) for c, t in df.dtypes.items()]
-        ),
+        "dagster/column_schema": column_schema(df, descriptions or {}),
         "preview": dg.MetadataValue.md(markdown_table(preview)),
     }
+
+
+def column_schema(df: pd.DataFrame, descriptions: Mapping[str, str]) -> dg.TableSchema:
+    """The frame's columns and types, described from the documentation of the table's contract."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name=str(c), type=str(t), description=descriptions.get(str(c))) for c, t in df.dtypes.items()
+        ]
+    )
+
+
+def model_descriptions(*models: type[pa.DataFrameModel]) -> dict[str, str]:
+    """Column -> description from pandera models' field descriptions (the first model to describe a column wins)."""
+    found: dict[str, str] = {}
+    for model in models:
+        for name, column in model.to_schema().columns.items():
+            if column.description:
+                found.setdefault(name, column.description)
+    return found
 
 
 def markdown_table(df: pd.DataFrame) -> str:

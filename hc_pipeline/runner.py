@@ -9,6 +9,7 @@ import dagster as dg
 from hc_pipeline.assets.domains import DATED, PER_FILE, REPORTS
 from hc_pipeline.partitions import DOMAINS
 from hc_pipeline.planner import plan_launches
+from hc_pipeline.run_checks import tag_failed_checks
 from hc_pipeline.run_dates import RunDates, run_config
 
 
@@ -20,6 +21,7 @@ class RunSummary:
     stopped_by_checks: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     reports_refreshed: list[str] = field(default_factory=list)
+    failed_checks: dict[str, list[str]] = field(default_factory=dict)  # landed file -> its failing check names
 
 
 def instance_for(home: Path) -> dg.DagsterInstance:
@@ -59,6 +61,9 @@ def run_pending(
                 raise_on_error=False,
             )
             done.append(run.partition_key)
+            failing = tag_failed_checks(instance, result.dagster_run).get(run.partition_key)
+            if failing:
+                summary.failed_checks[run.obj.key] = failing
             curated_any = curated_any or result.success
             if not result.success:
                 where = f"{run.obj.key} ({run.partition_key})"
@@ -66,9 +71,10 @@ def run_pending(
         # As under the daemon: reports refresh after new curated data, not after files that were refused.
         if curated_any:
             reports = REPORTS[domain]
-            dg.materialize(
+            refreshed = dg.materialize(
                 reports, instance=instance, resources=resources, run_config=quiet(run_config(reports, DATED, dates))
             )
+            tag_failed_checks(instance, refreshed.dagster_run)
             summary.reports_refreshed += [k.to_user_string() for a in reports for k in a.keys]
     return summary
 

@@ -26,6 +26,7 @@ def test_patients_assets_are_one_group_with_domain_keys(defs):
         "patients/length_of_stay",
         "patients/demographics",
         "patients/diagnosis_patterns",
+        "patients/quality_report",
     }
     assert {specs[k].group_name for k in patients} == {"patients"}
     assert all(specs[k].description for k in patients)

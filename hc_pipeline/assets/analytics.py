@@ -6,7 +6,7 @@ import pandas as pd
 from hc_pipeline.assets.reports import report_asset, run_report
 from hc_pipeline.metadata import markdown_table
 from hc_pipeline.resources.query_engine import QueryEngine
-from hc_pipeline.sql import render_sql
+from hc_pipeline.sql import column_descriptions, render_sql
 
 DOMAIN = "patients"
 CHECK_META = {"owners": "team:data-stewards"}
@@ -16,7 +16,7 @@ STAY_PREVIEW = ["patient_id", "length_of_stay_days", "readmitted_within_30_days"
 def _sql_report(name: str, description: str, summary_rows: int = 10):
     @report_asset(DOMAIN, name, description)
     def _report(query_engine: QueryEngine) -> dg.Output[pd.DataFrame]:
-        frame, metadata = run_report(query_engine, render_sql(name))
+        frame, metadata = run_report(query_engine, render_sql(name), descriptions=column_descriptions(name))
         return dg.Output(
             frame, metadata={**metadata, "summary": dg.MetadataValue.md(markdown_table(frame.head(summary_rows)))}
         )
@@ -31,7 +31,13 @@ def _sql_report(name: str, description: str, summary_rows: int = 10):
 )
 def readmissions(query_engine: QueryEngine) -> dg.Output[pd.DataFrame]:
     # One row per stay of a patient: the preview shows no dates and only hashed ids, and the summary only totals.
-    frame, metadata = run_report(query_engine, render_sql("readmissions"), STAY_PREVIEW, masked=("patient_id",))
+    frame, metadata = run_report(
+        query_engine,
+        render_sql("readmissions"),
+        STAY_PREVIEW,
+        masked=("patient_id",),
+        descriptions=column_descriptions("readmissions"),
+    )
     readmitted = int(frame["readmitted_within_30_days"].fillna(False).astype(bool).sum())
     totals = pd.DataFrame({"stays": [len(frame)], "readmitted_within_30_days": [readmitted]})
     return dg.Output(frame, metadata={**metadata, "summary": dg.MetadataValue.md(markdown_table(totals))})

@@ -16,10 +16,14 @@ from hc_pipeline.resources.query_engine import QueryEngine
 from hc_pipeline.run_dates import RunDates
 from hc_pipeline.schemas.facilities import RULE_GROUPS, CuratedFacilities
 from hc_pipeline.sources.facilities_json import COLUMNS, read_facilities
-from hc_pipeline.sql import render_sql
+from hc_pipeline.sql import column_descriptions, render_sql
 from hc_pipeline.tiers import TIER_NAMES
 
 DOMAIN = "facilities"
+LANDED_DOCS = {
+    "record_json": "The record's JSON text as landed (one object of the file's array, lines or wrapper).",
+    "facility_id": "The record's facility_id, when it has one (quarantined rows only).",
+}
 
 
 def empty_raw() -> pd.DataFrame:
@@ -53,6 +57,7 @@ raw_records = raw_records_asset(
     read_facilities,
     empty_raw,
     "One row per facility record of one landed JSON/NDJSON file: its JSON text, file and record number.",
+    LANDED_DOCS,
 )
 
 curated_records = curated_records_asset(
@@ -62,12 +67,15 @@ curated_records = curated_records_asset(
     CuratedFacilities,
     "facility_id",
     ["facility_id", "facility_name", "state", "employee_count", "n_services", "first_accreditation_expiry", "warnings"],
+    LANDED_DOCS,
 )
 
 
 @report_asset(DOMAIN, "facility_metrics", "Key numbers per facility (latest record of each), earliest expiry first.")
 def facility_metrics(query_engine: QueryEngine) -> dg.Output[pd.DataFrame]:
-    frame, metadata = run_report(query_engine, render_sql("facility_metrics"))
+    frame, metadata = run_report(
+        query_engine, render_sql("facility_metrics"), descriptions=column_descriptions("facility_metrics")
+    )
     return dg.Output(frame, metadata={**metadata, "top_20": dg.MetadataValue.md(markdown_table(frame.head(20)))})
 
 
@@ -77,7 +85,9 @@ def expiring_accreditations(
 ) -> dg.Output[pd.DataFrame]:
     as_of = config.as_of_date()
     frame, metadata = run_report(
-        query_engine, render_sql("expiring_accreditations", as_of=as_of, horizon_days=config.horizon_days)
+        query_engine,
+        render_sql("expiring_accreditations", as_of=as_of, horizon_days=config.horizon_days),
+        descriptions=column_descriptions("expiring_accreditations"),
     )
     counts = {tier: int((frame["tier"] == tier).sum()) for tier in TIER_NAMES}
     critical = frame.loc[frame["tier"] == "critical", ["facility_id", "facility_name"]].drop_duplicates()
@@ -99,7 +109,9 @@ def expiring_accreditations(
 @report_asset(DOMAIN, "state_counts", "Facilities, employees, accreditations and expiring accreditations per state.")
 def state_counts(config: RunDates, query_engine: QueryEngine) -> dg.Output[pd.DataFrame]:
     frame, metadata = run_report(
-        query_engine, render_sql("state_counts", as_of=config.as_of_date(), horizon_days=config.horizon_days)
+        query_engine,
+        render_sql("state_counts", as_of=config.as_of_date(), horizon_days=config.horizon_days),
+        descriptions=column_descriptions("state_counts"),
     )
     return dg.Output(frame, metadata={**metadata, "states": len(frame)})
 

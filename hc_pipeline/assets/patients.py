@@ -8,16 +8,20 @@ import pandas as pd
 from hc_pipeline.assets import analytics
 from hc_pipeline.assets.per_file import IO_RETRY, curated_records_asset, raw_records_asset
 from hc_pipeline.curation.patients import curate, report_findings
-from hc_pipeline.metadata import markdown_table, table_metadata
+from hc_pipeline.frame_types import per_file_types
+from hc_pipeline.metadata import markdown_table, model_descriptions, table_metadata
 from hc_pipeline.partitions import files_partitions
 from hc_pipeline.resources.storage import LakeStorage
-from hc_pipeline.schemas.patients import RULE_GROUPS, CuratedAdmissions
+from hc_pipeline.schemas.patients import RULE_GROUPS, CuratedAdmissions, Findings
 from hc_pipeline.sources.patients_csv import REQUIRED_COLUMNS, read_admissions
 from hc_pipeline.sources.synthea_zip import is_synthea_zip, read_synthea_zip
 
 DOMAIN = "patients"
 CURATED = dg.AssetKey([DOMAIN, "curated_records"])
 QUARANTINED = dg.AssetKey([DOMAIN, "quarantined_records"])
+CURATED_DOCS = model_descriptions(CuratedAdmissions)
+# The landed columns are the curated ones before typing.
+LANDED_DOCS = {c: f"As landed, as text. {CURATED_DOCS[c]}" for c in REQUIRED_COLUMNS}
 SAFE_PREVIEW = ["patient_id", "age", "gender", "diagnosis", "length_of_stay_days", "warnings", "source_row"]
 
 
@@ -38,6 +42,7 @@ raw_records = raw_records_asset(
     empty_raw,
     "Every admission of one landed file as text, with its file and row number: the records of an admissions "
     "CSV (headers in snake_case), or the inpatient encounters of a Synthea export zip (no direct identifiers).",
+    LANDED_DOCS,
 )
 
 curated_records = curated_records_asset(
@@ -47,6 +52,7 @@ curated_records = curated_records_asset(
     CuratedAdmissions,
     "patient_id",
     SAFE_PREVIEW,
+    LANDED_DOCS,
 )
 
 
@@ -56,6 +62,7 @@ curated_records = curated_records_asset(
     partitions_def=files_partitions[DOMAIN],
     retry_policy=IO_RETRY,
     ins={"curated": dg.AssetIn(key=CURATED), "quarantined": dg.AssetIn(key=QUARANTINED)},
+    dagster_type=per_file_types(DOMAIN)["anomaly_report"],
 )
 def anomaly_report(
     context: dg.AssetExecutionContext, storage: LakeStorage, curated: pd.DataFrame, quarantined: pd.DataFrame
@@ -71,7 +78,9 @@ def anomaly_report(
     return dg.Output(
         findings,
         metadata={
-            **table_metadata(findings, ["source_row", "rule", "field", "severity"]),
+            **table_metadata(
+                findings, ["source_row", "rule", "field", "severity"], descriptions=model_descriptions(Findings)
+            ),
             "records": records,
             "findings": len(findings),
             "quarantined_rows": len(quarantined),

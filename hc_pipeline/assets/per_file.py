@@ -1,7 +1,7 @@
 """The per-file assets every domain shares: raw records read from one landed file, then curated by rules."""
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import dagster as dg
 import pandas as pd
@@ -11,12 +11,14 @@ import pandera.pandas as pa
 from hc_pipeline.assets.landed import landed_object
 from hc_pipeline.checks.builders import group_result, group_specs, spec
 from hc_pipeline.curation.rules import Curation
-from hc_pipeline.metadata import table_metadata
+from hc_pipeline.frame_types import per_file_types
+from hc_pipeline.metadata import model_descriptions, table_metadata
 from hc_pipeline.partitions import files_partitions
 from hc_pipeline.resources.landing import LandedObject, LandingZone
 from hc_pipeline.resources.query_engine import QueryEngine
 from hc_pipeline.resources.storage import LakeStorage
 from hc_pipeline.run_dates import RunDates
+from hc_pipeline.schemas.file_rows import QuarantinedRows, RawRows
 from hc_pipeline.schemas.rules import RuleGroup
 from hc_pipeline.sources.errors import UnreadableFile
 
@@ -25,14 +27,25 @@ Reader = Callable[[bytes, str], pd.DataFrame]
 CurateFile = Callable[[pd.DataFrame, dt.date, LandedObject, QueryEngine], Curation]
 
 
-def raw_records_asset(domain: str, read: Reader, empty: Callable[[], pd.DataFrame], description: str):
-    """`<domain>/raw_records`: read one landed file; an unreadable one is quarantined whole."""
+def raw_records_asset(
+    domain: str,
+    read: Reader,
+    empty: Callable[[], pd.DataFrame],
+    description: str,
+    landed_docs: Mapping[str, str],
+):
+    """`<domain>/raw_records`: read one landed file; an unreadable one is quarantined whole.
+
+    `landed_docs` describes the landed columns the domain expects; the structural ones come from `RawRows`.
+    """
     key = dg.AssetKey([domain, "raw_records"])
+    docs = {**model_descriptions(RawRows), **landed_docs}
 
     @dg.asset(
         key=key,
         group_name=domain,
         description=description,
+        dagster_type=per_file_types(domain)["raw_records"],
         partitions_def=files_partitions[domain],
         retry_policy=IO_RETRY,
         check_specs=[
@@ -44,6 +57,7 @@ def raw_records_asset(domain: str, read: Reader, empty: Callable[[], pd.DataFram
                 "runs for it. Fix the file and land it again.",
                 "conformance",
                 blocking=True,
+                partitions_def=files_partitions[domain],
             )
         ],
     )
@@ -66,7 +80,7 @@ def raw_records_asset(domain: str, read: Reader, empty: Callable[[], pd.DataFram
         yield dg.Output(
             raw,
             metadata={
-                **table_metadata(raw, ["source_row", "parse_error"]),
+                **table_metadata(raw, ["source_row", "parse_error"], descriptions=docs),
                 "source_file": obj.key,
                 "landing_uri": dg.MetadataValue.path(landing.uri(obj.key)),
                 "readable": reason is None,
@@ -91,19 +105,27 @@ def curated_records_asset(
     contract: type[pa.DataFrameModel],
     id_column: str,
     preview_columns: list[str],
+    landed_docs: Mapping[str, str],
 ):
     """`<domain>/curated_records` and `<domain>/quarantined_records`, with the domain's checks, in one step."""
     curated_key = dg.AssetKey([domain, "curated_records"])
     quarantined_key = dg.AssetKey([domain, "quarantined_records"])
+    curated_docs = model_descriptions(contract)
+    quarantined_docs = {**model_descriptions(QuarantinedRows), **landed_docs}
+    types = per_file_types(domain)
 
     @dg.multi_asset(
         name=f"{domain}_curated_records",
         outs={
             "curated_records": dg.AssetOut(
-                key=curated_key, description=f"Typed {domain} rows that passed every error rule."
+                key=curated_key,
+                description=f"Typed {domain} rows that passed every error rule.",
+                dagster_type=types["curated_records"],
             ),
             "quarantined_records": dg.AssetOut(
-                key=quarantined_key, description="Raw rows that broke an error rule, with reasons."
+                key=quarantined_key,
+                description="Raw rows that broke an error rule, with reasons.",
+                dagster_type=types["quarantined_records"],
             ),
         },
         ins={"raw": dg.AssetIn(key=dg.AssetKey([domain, "raw_records"]))},
@@ -118,6 +140,7 @@ def curated_records_asset(
                 "tell the platform team.",
                 "conformance",
                 blocking=True,
+                partitions_def=files_partitions[domain],
             ),
             spec(
                 curated_key,
@@ -126,8 +149,9 @@ def curated_records_asset(
                 "or doubled. A failure is a pipeline bug: tell the platform team.",
                 "completeness",
                 blocking=True,
+                partitions_def=files_partitions[domain],
             ),
-            *group_specs(curated_key, groups),
+            *group_specs(curated_key, groups, files_partitions[domain]),
         ],
     )
     def curated_records(
@@ -143,14 +167,14 @@ def curated_records_asset(
             result.curated,
             output_name="curated_records",
             metadata={
-                **table_metadata(result.curated, preview_columns, masked=(id_column,)),
+                **table_metadata(result.curated, preview_columns, masked=(id_column,), descriptions=curated_docs),
                 "rows_with_warnings": int((result.curated["warnings"].list.len() > 0).sum()),
             },
         )
         yield dg.Output(
             result.quarantined,
             output_name="quarantined_records",
-            metadata=table_metadata(result.quarantined, ["source_row", "reasons"]),
+            metadata=table_metadata(result.quarantined, ["source_row", "reasons"], descriptions=quarantined_docs),
         )
         yield contract_result(curated_key, contract, result.curated)
         yield dg.AssetCheckResult(

@@ -30,11 +30,15 @@ def report_asset(domain: str, name: str, description: str):
 
 
 def run_report(
-    engine: QueryEngine, sql: str, preview_columns: list[str] | None = None, masked: tuple[str, ...] = ()
+    engine: QueryEngine,
+    sql: str,
+    preview_columns: list[str] | None = None,
+    masked: tuple[str, ...] = (),
+    descriptions: dict[str, str] | None = None,
 ) -> tuple[pd.DataFrame, dict]:
-    """Run the report's SQL; the metadata says what it cost (Athena: query id and bytes scanned)."""
+    """Run the report's SQL; the metadata describes its columns and says what it cost (Athena: query id, bytes)."""
     started = time.perf_counter()
     frame, stats = engine.query_with_stats(sql)
     cost = stats.to_metadata() if stats else {}
-    metadata = table_metadata(frame, preview_columns, masked)
+    metadata = table_metadata(frame, preview_columns, masked, descriptions)
     return frame, {**metadata, **cost, "query_seconds": round(time.perf_counter() - started, 3)}

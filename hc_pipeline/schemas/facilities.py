@@ -13,6 +13,7 @@ import pandera.pandas as pa
 import pyarrow
 from pandera.typing import Series
 
+from hc_pipeline.schemas.file_rows import SOURCE_FILE, SOURCE_ROW
 from hc_pipeline.schemas.rules import Staging, rule, rule_group, rules_by_id
 from hc_pipeline.vocabulary import EXTRA_TYPE
 
@@ -149,23 +150,43 @@ def duplicate_facility(df: pd.DataFrame, staging: Staging) -> pd.Series:
 class CuratedFacilities(pa.DataFrameModel):
     """The curated contract: what every row in `facilities_curated_records` guarantees."""
 
-    facility_id: Series[str] = pa.Field(nullable=False)
-    facility_name: Series[str] = pa.Field(nullable=True)
-    address: Series[str] = pa.Field(nullable=True)
-    city: Series[str] = pa.Field(nullable=True)
-    state: Series[str] = pa.Field(isin=sorted(USPS_CODES), nullable=False)
-    zip: Series[str] = pa.Field(nullable=True)
-    employee_count: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
-    services: Series[Annotated[pd.ArrowDtype, pyarrow.list_(pyarrow.string())]] = pa.Field(nullable=True)
-    n_services: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
-    labs: Series[Annotated[pd.ArrowDtype, pyarrow.list_(LAB)]] = pa.Field(nullable=True)
-    accreditations: Series[Annotated[pd.ArrowDtype, pyarrow.list_(ACCREDITATION)]] = pa.Field(nullable=True)
-    first_accreditation_expiry: Series[Annotated[pd.ArrowDtype, pyarrow.date32()]] = pa.Field(nullable=True)
-    source_file: Series[str] = pa.Field(nullable=False)
-    source_row: Series[int] = pa.Field(ge=1, unique=True)
-    landed_at: Series[Annotated[pd.ArrowDtype, pyarrow.timestamp("us")]] = pa.Field(nullable=True)
-    warnings: Series[Annotated[pd.ArrowDtype, pyarrow.list_(pyarrow.string())]] = pa.Field(nullable=False)
-    extra: Series[Annotated[pd.ArrowDtype, EXTRA_TYPE]] = pa.Field(nullable=False)
+    facility_id: Series[str] = pa.Field(nullable=False, description="The facility's identifier as the source sent it.")
+    facility_name: Series[str] = pa.Field(nullable=True, description="The facility's name.")
+    address: Series[str] = pa.Field(nullable=True, description="Street address (flat or nested `location` variant).")
+    city: Series[str] = pa.Field(nullable=True, description="City (flat or nested `location` variant).")
+    state: Series[str] = pa.Field(
+        isin=sorted(USPS_CODES), nullable=False, description="USPS code of the state, upper-cased."
+    )
+    zip: Series[str] = pa.Field(nullable=True, description="ZIP code as text (leading zeros kept).")
+    employee_count: Series[pd.Int64Dtype] = pa.Field(
+        ge=0, nullable=True, description="Employees, a whole number >= 0; null when not given."
+    )
+    services: Series[Annotated[pd.ArrowDtype, pyarrow.list_(pyarrow.string())]] = pa.Field(
+        nullable=True, description="Services offered, in the source's order."
+    )
+    n_services: Series[pd.Int64Dtype] = pa.Field(
+        ge=0, nullable=True, description="How many services are listed (the length of services)."
+    )
+    labs: Series[Annotated[pd.ArrowDtype, pyarrow.list_(LAB)]] = pa.Field(
+        nullable=True, description="Labs as {name, certifications}, in the source's order."
+    )
+    accreditations: Series[Annotated[pd.ArrowDtype, pyarrow.list_(ACCREDITATION)]] = pa.Field(
+        nullable=True, description="Accreditations as {body, id, expiry_date}, in the source's order."
+    )
+    first_accreditation_expiry: Series[Annotated[pd.ArrowDtype, pyarrow.date32()]] = pa.Field(
+        nullable=True, description="The earliest expiry date among the accreditations."
+    )
+    source_file: Series[str] = pa.Field(nullable=False, description=SOURCE_FILE)
+    source_row: Series[int] = pa.Field(ge=1, unique=True, description=SOURCE_ROW)
+    landed_at: Series[Annotated[pd.ArrowDtype, pyarrow.timestamp("us")]] = pa.Field(
+        nullable=True, description="When the file landed (UTC); the latest record of a facility wins in reports."
+    )
+    warnings: Series[Annotated[pd.ArrowDtype, pyarrow.list_(pyarrow.string())]] = pa.Field(
+        nullable=False, description="Warning rule ids the record broke (kept, but worth a look); empty when none."
+    )
+    extra: Series[Annotated[pd.ArrowDtype, EXTRA_TYPE]] = pa.Field(
+        nullable=False, description="What the source sent beyond the contract: field name -> text, nothing lost."
+    )
 
     class Config:
         title = "curated_facilities"

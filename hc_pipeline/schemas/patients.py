@@ -13,6 +13,7 @@ import pandera.pandas as pa
 import pyarrow
 from pandera.typing import Series
 
+from hc_pipeline.schemas.file_rows import SOURCE_FILE, SOURCE_ROW, FileRows
 from hc_pipeline.schemas.rules import Predicate, Staging, rule, rule_group, rules_by_id
 from hc_pipeline.vocabulary import EXTRA_TYPE, SNOMED_CT, UNKNOWN_PATIENT
 
@@ -175,15 +176,47 @@ def los_outliers(df: pd.DataFrame) -> pd.Series:
 class CuratedAdmissions(pa.DataFrameModel):
     """The curated contract: what every row in `patients_curated_records` guarantees."""
 
-    patient_id: Series[ArrowString] = pa.Field(nullable=False)
-    age: Series[pd.Int64Dtype] = pa.Field(ge=0, le=120, nullable=True)
-    gender: Series[ArrowString] = pa.Field(isin=["Male", "Female", "Other", "Unknown"], nullable=True)
-    admission_date: Series[Annotated[pd.ArrowDtype, pyarrow.date32()]] = pa.Field(nullable=False)
-    discharge_date: Series[Annotated[pd.ArrowDtype, pyarrow.date32()]] = pa.Field(nullable=True)
-    diagnosis: Series[ArrowString] = pa.Field(nullable=True)
-    source_file: Series[ArrowString] = pa.Field(nullable=False)
-    source_row: Series[int] = pa.Field(ge=1, unique=True)
-    extra: Series[Annotated[pd.ArrowDtype, EXTRA_TYPE]] = pa.Field(nullable=False)
+    patient_id: Series[ArrowString] = pa.Field(
+        nullable=False, description="The patient's identifier as landed (an identifier: never shown unmasked)."
+    )
+    age: Series[pd.Int64Dtype] = pa.Field(
+        ge=0, le=120, nullable=True, description="Age in whole years at admission, 0-120; null when blank."
+    )
+    gender: Series[ArrowString] = pa.Field(
+        isin=["Male", "Female", "Other", "Unknown"],
+        nullable=True,
+        description="Male, Female, Other or Unknown (spellings such as M/f normalised; unrecognised ones Unknown).",
+    )
+    admission_date: Series[Annotated[pd.ArrowDtype, pyarrow.date32()]] = pa.Field(
+        nullable=False, description="The day the stay began (from YYYY-MM-DD or MM/DD/YYYY)."
+    )
+    discharge_date: Series[Annotated[pd.ArrowDtype, pyarrow.date32()]] = pa.Field(
+        nullable=True, description="The day the stay ended, on or after admission; null while still admitted."
+    )
+    diagnosis: Series[ArrowString] = pa.Field(nullable=True, description="The diagnosis text as landed.")
+    diagnosis_code: Series[ArrowString] = pa.Field(
+        nullable=True, description="ICD-10 code (SNOMED CT for Synthea exports), upper-cased; null when not given."
+    )
+    length_of_stay_days: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, description="Whole days from admission to discharge; null while still admitted."
+    )
+    # Synthea exports fill these; plain CSVs leave them null. Optional: validated when present.
+    diagnosis_code_system: Series[ArrowString] | None = pa.Field(
+        nullable=True, description="The code system of diagnosis_code, e.g. SNOMED CT (Synthea exports)."
+    )
+    race: Series[ArrowString] | None = pa.Field(nullable=True, description="Race as exported by Synthea.")
+    ethnicity: Series[ArrowString] | None = pa.Field(nullable=True, description="Ethnicity as exported by Synthea.")
+    encounter_id: Series[ArrowString] | None = pa.Field(
+        nullable=True, description="The Synthea encounter the stay comes from (an identifier: never shown unmasked)."
+    )
+    warnings: Series[Annotated[pd.ArrowDtype, pyarrow.list_(pyarrow.string())]] = pa.Field(
+        nullable=False, description="Warning rule ids the row broke (kept, but worth a look); empty when none."
+    )
+    source_file: Series[ArrowString] = pa.Field(nullable=False, description=SOURCE_FILE)
+    source_row: Series[int] = pa.Field(ge=1, unique=True, description=SOURCE_ROW)
+    extra: Series[Annotated[pd.ArrowDtype, EXTRA_TYPE]] = pa.Field(
+        nullable=False, description="What the source sent beyond the contract: field name -> text, nothing lost."
+    )
 
     class Config:
         title = "curated_admissions"
@@ -192,6 +225,19 @@ class CuratedAdmissions(pa.DataFrameModel):
     @pa.dataframe_check(name="discharge_on_or_after_admission", ignore_na=False)
     def _discharge_order(cls, df):
         return ~(df["discharge_date"] < df["admission_date"]).fillna(False)
+
+
+class Findings(FileRows):
+    """The anomaly report's contract: one row per finding in one file."""
+
+    patient_id: Series[ArrowString] = pa.Field(
+        nullable=True, description="The patient's identifier as landed (never shown unmasked)."
+    )
+    rule: Series[ArrowString] = pa.Field(description="The rule id the row broke, e.g. age_out_of_range.")
+    field: Series[ArrowString] = pa.Field(description="The column the rule judges (record for whole-row rules).")
+    severity: Series[ArrowString] = pa.Field(
+        isin=["error", "warning"], description="error: the row is quarantined; warning: curated with a warning."
+    )
 
 
 RULE_GROUPS = (

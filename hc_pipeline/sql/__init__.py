@@ -15,11 +15,17 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 FRAGMENTS = {"expiry_tier": tier_case_sql("days_to_expiry")}
 # Shared layers every engine creates as views, each from its `<view>.sql`, over the lake table it reads.
 VIEWS = {"facilities_latest_records": "facilities_curated_records", "patients_stays": "patients_curated_records"}
+_COLUMN_DOC = re.compile(r"^-- column ([A-Za-z_][A-Za-z0-9_]*): (.+)$", re.MULTILINE)
 
 
 def load_sql(name: str) -> str:
     """The text of `hc_pipeline/sql/<name>.sql`, in Athena (Trino) dialect."""
     return files(__package__).joinpath(f"{name}.sql").read_text(encoding="utf-8")
+
+
+def column_descriptions(name: str) -> dict[str, str]:
+    """The report's documented output columns: its `-- column <name>: <description>` lines."""
+    return {column: text.strip() for column, text in _COLUMN_DOC.findall(load_sql(name))}
 
 
 def _literal(name: str, value: object) -> str:

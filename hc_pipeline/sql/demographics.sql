@@ -1,5 +1,8 @@
 -- Patients by gender, age band, race and ethnicity, each patient counted once as of their latest admission
 -- (ties: the greater source_file, then source_row). A missing value counts as 'Unknown'.
+-- column dimension: What the row breaks down by: gender, age_band, race or ethnicity.
+-- column value: The value of the dimension; 'Unknown' when missing.
+-- column patients: Distinct patients, each counted once as of their latest admission.
 WITH ranked AS (
     SELECT
         patient_id,

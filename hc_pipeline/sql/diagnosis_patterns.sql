@@ -1,6 +1,11 @@
 -- Per diagnosis: all its stays, distinct patients, mean length of the discharged stays, and the share of
 -- discharged stays followed by a readmission within 30 days (same rule as readmissions.sql).
 -- Stays without a diagnosis are left out.
+-- column diagnosis: The diagnosis as curated.
+-- column stays: Stays with this diagnosis.
+-- column patients: Distinct patients with this diagnosis.
+-- column mean_length_of_stay_days: Mean length of the discharged stays in days.
+-- column readmission_rate: Share of discharged stays followed by a readmission within 30 days.
 SELECT
     diagnosis,
     count(*) AS stays,

@@ -1,4 +1,12 @@
 -- Accreditations of the latest record of each facility that expire within the horizon (or already have), tiered.
+-- column facility_id: The facility's identifier as the source sent it.
+-- column facility_name: The facility's name in its latest record.
+-- column state: USPS code of the facility's state.
+-- column accreditation_body: Who granted the accreditation (e.g. JCI, DNV).
+-- column accreditation_id: The accreditation's identifier, when the source gives one.
+-- column expiry_date: The day the accreditation expires.
+-- column days_to_expiry: Days from the as-of date to expiry; negative when already expired.
+-- column tier: Urgency: expired (< 0 days), critical (<= 30), high (<= 60), medium (<= 90), upcoming (<= horizon).
 WITH accreditation AS (
     SELECT
         f.facility_id,

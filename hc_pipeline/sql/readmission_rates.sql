@@ -1,5 +1,10 @@
 -- Share of discharged stays followed by a readmission within 30 days: overall, by gender, by age band at admission,
 -- and for the 20 diagnoses with the most stays. A missing gender or age counts as 'Unknown'.
+-- column dimension: What the row breaks down by: overall, gender, age_band or diagnosis.
+-- column value: The value of the dimension (e.g. Female, 18-34, a diagnosis); 'all' for overall.
+-- column stays: Discharged stays in the group.
+-- column readmissions: Of those, stays followed by a readmission within 30 days.
+-- column readmission_rate: readmissions / stays, between 0 and 1.
 WITH stays AS (
     SELECT
         coalesce(gender, 'Unknown') AS gender,

@@ -1,4 +1,9 @@
 -- Per state, over the latest record of each facility: size, accreditations, and those expiring within the horizon.
+-- column state: USPS code of the state.
+-- column facility_count: Facilities whose latest record is in the state.
+-- column total_employees: Employees over those facilities (records without a count add nothing).
+-- column total_accreditations: Accreditations listed by those facilities.
+-- column expiring_count: Accreditations expiring between the as-of date and the horizon.
 WITH expiring AS (
     SELECT f.facility_id, count(*) AS n_expiring
     FROM facilities_latest_records AS f

@@ -128,6 +128,10 @@ def test_quarantine_insights_and_manifests_have_the_same_keys(both):
         local = sorted(p.relative_to(home).as_posix() for p in (home / zone).rglob("*") if p.is_file())
         assert keys_under(both["endpoint"], zone) == local, zone
     assert any(k.endswith("/scan [1].csv.reason.json") for k in keys_under(both["endpoint"], "quarantine"))
+    # The HTML quality reports are written through LakeStorage too.
+    assert {"insights/patients/index.html", "insights/facilities/index.html"} <= set(
+        keys_under(both["endpoint"], "insights")
+    )
 
 
 def test_every_object_the_s3_pipeline_wrote_carries_the_configured_sse(both):

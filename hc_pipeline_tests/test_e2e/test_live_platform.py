@@ -104,6 +104,15 @@ def test_uploads_become_sensor_runs_that_succeed(platform, aws):
     assert tags["dagster/run_key"].startswith("patients/admissions 2024.csv@")
 
 
+def test_daemon_run_whose_warn_checks_failed_is_tagged_by_the_run_status_sensor(platform):
+    def tag():
+        [run] = runs(platform, "patients_file_job")
+        return {t["key"]: t["value"] for t in run["tags"]}.get("hc/failed_checks")
+
+    # P2 has no age (completeness), P3's age is not a number (conformance): a third of the rows each.
+    assert wait_for(tag, 120, interval=1, what="the hc/failed_checks tag") == "completeness,conformance"
+
+
 def test_curated_reports_and_checks_are_recorded(platform):
     for path in (["patients", "curated_records"], ["patients", "anomaly_report"]):
         assert len(materialized_partitions(platform, path)) == 1

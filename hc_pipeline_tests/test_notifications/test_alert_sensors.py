@@ -131,3 +131,23 @@ def test_check_sensor_keeps_its_cursor_when_the_notifier_fails(instance, tmp_pat
         dg.build_sensor_context(instance=instance, cursor=None, resources={"notifier": unreachable})
     )
     assert result.cursor == "-1" and "notifier failed after 0 notification(s)" in result.skip_reason.skip_message
+
+
+def test_check_sensor_names_the_files_partition_recorded_on_the_evaluation(defs, instance, land, recorder):
+    from hc_pipeline.partitions import partition_key_for
+    from hc_pipeline_tests.conftest import process
+    from hc_pipeline_tests.steward_files import BAD_FILE
+
+    unreadable = land("patients/scan.png", b"\x89PNG\r\n\x1a\n\x00\x00binary")
+    land(*BAD_FILE)  # only WARN checks fail on it: no notice
+    process(defs, instance)
+    key = partition_key_for(unreadable.key, unreadable.version)
+    records = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(raw_key, "file_readable"), limit=10
+    )
+    evaluations = [r.event.dagster_event.event_specific_data for r in records]
+    assert [e.partition for e in evaluations if not e.passed] == [key]
+
+    tick(instance, recorder)
+    [sent] = recorder.sent()
+    assert f"ERROR check file_readable failed on patients/raw_records, partition {key}." in sent["message"]
