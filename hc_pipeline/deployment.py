@@ -6,6 +6,7 @@ from collections.abc import Mapping
 import dagster as dg
 
 from hc_pipeline.io_managers.parquet import LakeParquetIOManager
+from hc_pipeline.resources.exports import DEFAULT_KEEP, ReportExports
 from hc_pipeline.resources.landing import LandingZone, LocalLandingZone
 from hc_pipeline.resources.notifier import LogNotifier, Notifier, SlackWebhookNotifier, SnsNotifier, topic_region
 from hc_pipeline.resources.query_engine import DuckDBQueryEngine, QueryEngine
@@ -32,7 +33,18 @@ def build_resources(env: Mapping[str, str] | None = None) -> dict:
         "io_manager": io_manager,
         "query_engine": engine,
         "notifier": notifier(env),
+        "exports": ReportExports(storage=storage, keep=export_keep(env)),
     }
+
+
+def export_keep(env: Mapping[str, str]) -> int:
+    """`HC_EXPORT_KEEP`: timestamped exports kept per report (default 30, at least 1)."""
+    text = (env.get("HC_EXPORT_KEEP") or "").strip()
+    if not text:
+        return DEFAULT_KEEP
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"HC_EXPORT_KEEP={text!r}: expected a whole number of exports to keep, at least 1")
+    return int(text)
 
 
 def storage_and_landing(env: Mapping[str, str]) -> tuple[LakeStorage, LandingZone]:

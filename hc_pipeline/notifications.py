@@ -96,8 +96,9 @@ def tier_counts_message(
     tier_counts: Mapping[str, int],
     critical_facilities: Sequence[tuple[str, str]],
     as_of: dt.date | str,
+    full_list: str | None = None,
 ) -> tuple[str, str]:
-    """Expiring accreditations: counts per tier, then the critical facilities' ids and names (20 at most)."""
+    """Expiring accreditations: counts per tier, the critical facilities (20 at most), where the full list is."""
     if not isinstance(tier_counts, Mapping):
         raise TypeError(f"tier_counts: expected a mapping of tier to count, got {type(tier_counts).__name__}")
     unknown = sorted(set(tier_counts) - set(TIER_NAMES))
@@ -122,4 +123,6 @@ def tier_counts_message(
         lines += [f"- {entry}" if i < MAX_LISTED else entry for i, entry in enumerate(listed(entries))]
     else:
         lines.append("No facility in the critical tier.")
+    if full_list is not None:
+        lines.append(f"Full list (CSV): {_text(full_list, 'full_list')}")
     return f"{PREFIX}: expiring accreditations as of {day}: {summary}", "\n".join(lines)

@@ -5,6 +5,7 @@ import pandas as pd
 
 from hc_pipeline.assets.reports import report_asset, run_report
 from hc_pipeline.metadata import markdown_table
+from hc_pipeline.resources.exports import EXPORTED_REPORTS, ReportExports
 from hc_pipeline.resources.query_engine import QueryEngine
 from hc_pipeline.sql import column_descriptions, render_sql
 
@@ -15,8 +16,10 @@ STAY_PREVIEW = ["patient_id", "length_of_stay_days", "readmitted_within_30_days"
 
 def _sql_report(name: str, description: str, summary_rows: int = 10):
     @report_asset(DOMAIN, name, description)
-    def _report(query_engine: QueryEngine) -> dg.Output[pd.DataFrame]:
+    def _report(query_engine: QueryEngine, exports: ReportExports) -> dg.Output[pd.DataFrame]:
         frame, metadata = run_report(query_engine, render_sql(name), descriptions=column_descriptions(name))
+        if name in EXPORTED_REPORTS[DOMAIN]:  # patient-level tables (readmissions) are never exported
+            metadata.update(exports.publish(DOMAIN, name, frame).to_metadata())
         return dg.Output(
             frame, metadata={**metadata, "summary": dg.MetadataValue.md(markdown_table(frame.head(summary_rows)))}
         )

@@ -10,6 +10,7 @@ from hc_pipeline.assets.reports import report_asset, run_report
 from hc_pipeline.curation.facilities import curate
 from hc_pipeline.metadata import markdown_table
 from hc_pipeline.notifications import tier_counts_message
+from hc_pipeline.resources.exports import ReportExports
 from hc_pipeline.resources.landing import LandedObject
 from hc_pipeline.resources.notifier import Notifier
 from hc_pipeline.resources.query_engine import QueryEngine
@@ -72,16 +73,21 @@ curated_records = curated_records_asset(
 
 
 @report_asset(DOMAIN, "facility_metrics", "Key numbers per facility (latest record of each), earliest expiry first.")
-def facility_metrics(query_engine: QueryEngine) -> dg.Output[pd.DataFrame]:
+def facility_metrics(query_engine: QueryEngine, exports: ReportExports) -> dg.Output[pd.DataFrame]:
     frame, metadata = run_report(
         query_engine, render_sql("facility_metrics"), descriptions=column_descriptions("facility_metrics")
     )
+    metadata.update(exports.publish(DOMAIN, "facility_metrics", frame).to_metadata())
     return dg.Output(frame, metadata={**metadata, "top_20": dg.MetadataValue.md(markdown_table(frame.head(20)))})
 
 
 @report_asset(DOMAIN, "expiring_accreditations", "Accreditations expiring within the horizon, tiered by urgency.")
 def expiring_accreditations(
-    context: dg.AssetExecutionContext, config: RunDates, query_engine: QueryEngine, notifier: Notifier
+    context: dg.AssetExecutionContext,
+    config: RunDates,
+    query_engine: QueryEngine,
+    notifier: Notifier,
+    exports: ReportExports,
 ) -> dg.Output[pd.DataFrame]:
     as_of = config.as_of_date()
     frame, metadata = run_report(
@@ -89,9 +95,12 @@ def expiring_accreditations(
         render_sql("expiring_accreditations", as_of=as_of, horizon_days=config.horizon_days),
         descriptions=column_descriptions("expiring_accreditations"),
     )
+    published = exports.publish(DOMAIN, "expiring_accreditations", frame)
+    metadata.update(published.to_metadata())
     counts = {tier: int((frame["tier"] == tier).sum()) for tier in TIER_NAMES}
     critical = frame.loc[frame["tier"] == "critical", ["facility_id", "facility_name"]].drop_duplicates()
-    notifier.notify(*tier_counts_message(counts, list(critical.itertuples(index=False, name=None)), as_of))
+    critical_pairs = list(critical.itertuples(index=False, name=None))
+    notifier.notify(*tier_counts_message(counts, critical_pairs, as_of, full_list=str(published.latest_csv)))
     return dg.Output(
         frame,
         metadata={
@@ -107,12 +116,13 @@ def expiring_accreditations(
 
 
 @report_asset(DOMAIN, "state_counts", "Facilities, employees, accreditations and expiring accreditations per state.")
-def state_counts(config: RunDates, query_engine: QueryEngine) -> dg.Output[pd.DataFrame]:
+def state_counts(config: RunDates, query_engine: QueryEngine, exports: ReportExports) -> dg.Output[pd.DataFrame]:
     frame, metadata = run_report(
         query_engine,
         render_sql("state_counts", as_of=config.as_of_date(), horizon_days=config.horizon_days),
         descriptions=column_descriptions("state_counts"),
     )
+    metadata.update(exports.publish(DOMAIN, "state_counts", frame).to_metadata())
     return dg.Output(frame, metadata={**metadata, "states": len(frame)})
 
 
