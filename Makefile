@@ -40,9 +40,12 @@ test: install browser postgres
 	$(PY) -m pytest -q hc_pipeline_tests
 
 # The house style (ruff.toml): lint rules and the formatter, checked here and in CI before the tests.
+# The CloudFormation template too (cfn-lint), and the IAM policy JSON generated from it must be current.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/cfn-lint deploy/cloudformation.yaml
+	$(PY) deploy/render_iam_policy.py --check
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -34,6 +34,7 @@ setup(
             "pytest==9.2.0",
             "moto[server]==5.2.5",
             "ruff==0.17.6",
+            "cfn-lint==1.58.0",
         ],
     },
     entry_points={"console_scripts": ["hc-pipeline=hc_pipeline.cli:main"]},
