@@ -152,6 +152,7 @@ class ReportExports(dg.ConfigurableResource):
         stamps = sorted({name.split(".")[0] for name in names})
         dropped = set(stamps[: max(len(stamps) - self.keep, 0)])
         removed = tuple(name for name in names if name.split(".")[0] in dropped)
-        for name in removed:
-            (folder / name).unlink()
+        if removed:
+            # One batch delete (DeleteObjects on S3), each key inside this report's folder.
+            folder.fs.rm([f"{folder.path.rstrip('/')}/{name}" for name in removed])
         return removed

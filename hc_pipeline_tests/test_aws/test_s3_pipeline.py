@@ -25,11 +25,12 @@ from hc_pipeline_tests.test_aws.s3_fixtures import (
     s3_client,
     s3_env,
 )
+from hc_pipeline_tests.test_exports.export_checks import REPORTS, assert_export_matches_table
 
 BIN = Path(sys.executable).parent
 # landed_at is the landing time (file mtime locally, LastModified on S3); it orders files, it is not data.
 DIFFERS_BY_STORE = {"landed_at"}
-ZONES = ("landing", "lake", "quarantine", "insights", "manifests")
+ZONES = ("landing", "lake", "quarantine", "insights", "manifests", "exports")
 UNREADABLE = ("patients/scan [1].csv", b"\x89PNG\r\n\x1a\n\x00\x00binary")
 
 
@@ -169,3 +170,23 @@ def test_query_command_reads_the_s3_lake_with_only_hc_s3_variables(both):
     expected = both["local"]["resources"]["query_engine"].query(sql)
     assert {r["rule"]: r["n"] for r in json.loads(out.stdout)} == dict(zip(expected["rule"], expected["n"]))
     assert not (both["workdir"] / ".hc_home").exists()
+
+
+def test_s3_exports_equal_the_s3_sql_tables_and_are_encrypted(both):
+    client, con = s3_client(both["endpoint"]), both["s3"]["resources"]["query_engine"].connect()
+    exported = keys_under(both["endpoint"], "exports")
+    for domain, reports in REPORTS.items():
+        for report in reports:
+            names = sorted(k.rsplit("/", 1)[-1] for k in exported if k.startswith(f"exports/{domain}/{report}/"))
+            assert len(names) == 4 and names[2:] == ["latest.csv", "latest.json"], (report, names)
+            table = con.execute(f"SELECT * FROM {domain}_{report}").df()
+            for csv_name, json_name in (names[:2], names[2:]):
+                body = {
+                    name: client.get_object(Bucket=BUCKET, Key=f"{PREFIX}/exports/{domain}/{report}/{name}")
+                    for name in (csv_name, json_name)
+                }
+                assert {b["ServerSideEncryption"] for b in body.values()} == {"AES256"}
+                assert_export_matches_table(
+                    body[csv_name]["Body"].read(), body[json_name]["Body"].read(), table, f"{report}/{csv_name}"
+                )
+    assert not [k for k in exported if "readmissions/" in k or "curated_records" in k]

@@ -1,0 +1,155 @@
+"""deploy/cloudformation.yaml on the moto server: the stack's outputs are the HC_* environment of a working pipeline."""
+
+import ast
+import json
+from urllib.parse import unquote_plus
+
+import boto3
+import botocore.exceptions
+import dagster as dg
+import pytest
+import requests
+
+from hc_pipeline.definitions import make_definitions
+from hc_pipeline.deployment import build_resources
+from hc_pipeline.generate.writer import generate
+from hc_pipeline.runner import run_pending
+from hc_pipeline_tests.conftest import RUN_DATE
+from hc_pipeline_tests.test_aws.cloudformation_stack import REGION, create_stack, template_module
+from hc_pipeline_tests.test_exports.export_checks import REPORTS, assert_export_matches_table
+
+BUCKET = "hc-stack-lake"
+PREFIX = "hc/stack"
+OUTPUT_ENV = {
+    "HcS3Bucket": "HC_S3_BUCKET",
+    "HcS3Prefix": "HC_S3_PREFIX",
+    "HcS3Sse": "HC_S3_SSE",
+    "HcS3EventQueueUrl": "HC_S3_EVENT_QUEUE_URL",
+    "HcAthenaDatabase": "HC_ATHENA_DATABASE",
+    "HcAthenaWorkgroup": "HC_ATHENA_WORKGROUP",
+    "HcAthenaOutput": "HC_ATHENA_OUTPUT",
+    "HcSnsTopicArn": "HC_SNS_TOPIC_ARN",
+}
+# moto 5.2.5's CloudFormation skips these types; the helper applies them from the template (see its docstring).
+MOTO_GAPS = ["AthenaWorkGroup", "GlueDatabase", "LakeBucketPolicy", "LandingEventsQueuePolicy"]
+
+
+def client(service: str, endpoint: str):
+    return boto3.client(service, endpoint_url=endpoint, region_name=REGION)
+
+
+@pytest.fixture
+def stack(moto_server):
+    requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
+    return create_stack(moto_server, "hc-pipeline", {"BucketName": BUCKET, "Prefix": PREFIX})
+
+
+def test_stack_outputs_every_hc_variable_and_the_role(stack):
+    assert stack.skipped_by_moto == MOTO_GAPS
+    assert set(OUTPUT_ENV) | {"PipelineRoleArn", "HcS3EventDeadLetterQueueUrl"} == set(stack.outputs)
+    assert stack.outputs["HcS3Bucket"] == BUCKET and stack.outputs["HcS3Prefix"] == PREFIX
+    assert stack.outputs["HcAthenaOutput"] == f"s3://{BUCKET}/{PREFIX}/athena-results/"
+    assert stack.outputs["HcAthenaDatabase"] == "hc_pipeline" and stack.outputs["HcAthenaWorkgroup"] == "hc-pipeline"
+    assert stack.outputs["PipelineRoleArn"].endswith(":role/hc-pipeline-role")
+
+
+def test_stack_resources_have_the_template_settings(stack, moto_server):
+    s3, sqs = client("s3", moto_server), client("sqs", moto_server)
+    rule = s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"  # made by moto's CloudFormation
+    assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
+    assert all(s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"].values())
+    lifecycle = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]}
+    assert lifecycle["abort-incomplete-multipart-uploads"]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1
+    (notification,) = s3.get_bucket_notification_configuration(Bucket=BUCKET)["QueueConfigurations"]
+    assert notification["Events"] == ["s3:ObjectCreated:*"]
+    rules = notification["Filter"]["Key"]["FilterRules"]
+    assert [(r["Name"].lower(), r["Value"]) for r in rules] == [("prefix", f"{PREFIX}/landing/")]
+    # The bucket policy refuses plain HTTP, which is all the moto server on 127.0.0.1 speaks.
+    with pytest.raises(botocore.exceptions.ClientError, match=r"\(403\)"):
+        s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/landing/facilities/x.json", Body=b"[]")
+
+    queue = sqs.get_queue_attributes(QueueUrl=stack.outputs["HcS3EventQueueUrl"], AttributeNames=["All"])["Attributes"]
+    dead_letter = sqs.get_queue_attributes(
+        QueueUrl=stack.outputs["HcS3EventDeadLetterQueueUrl"], AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    assert json.loads(queue["RedrivePolicy"]) == {"deadLetterTargetArn": dead_letter, "maxReceiveCount": 5}
+    (statement,) = json.loads(queue["Policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"} and statement["Resource"] == queue["QueueArn"]
+    assert statement["Condition"]["ArnLike"]["aws:SourceArn"] == f"arn:aws:s3:::{BUCKET}"
+
+    assert client("glue", moto_server).get_database(Name="hc_pipeline")["Database"]["Name"] == "hc_pipeline"
+    workgroup = client("athena", moto_server).get_work_group(WorkGroup="hc-pipeline")["WorkGroup"]["Configuration"]
+    assert workgroup["EnforceWorkGroupConfiguration"] is True
+    assert workgroup["BytesScannedCutoffPerQuery"] == 10737418240
+    assert workgroup["ResultConfiguration"] == {
+        "OutputLocation": f"s3://{BUCKET}/{PREFIX}/athena-results/",
+        "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
+    }
+
+
+def test_role_policy_is_the_generated_iam_policy_json(stack, moto_server):
+    iam = client("iam", moto_server)
+    role = stack.outputs["PipelineRoleArn"].rsplit("/", 1)[-1]
+    (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    deployed = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    # moto's CloudFormation stores an inline policy as the text of a Python dict, not JSON.
+    deployed = ast.literal_eval(deployed) if isinstance(deployed, str) else deployed
+    module = template_module()
+    expected = json.loads(module.POLICY_FILE.read_text())
+    assert [s["Sid"] for s in deployed["Statement"]] == [s["Sid"] for s in expected["Statement"]]
+    delete = [s for s in deployed["Statement"] if "s3:DeleteObject" in json.dumps(s["Action"])]
+    assert [s["Resource"] for s in delete] == [f"arn:aws:s3:::{BUCKET}/{PREFIX}/exports/*"]
+    assert module.main(["--check"]) == 0  # the JSON file is what the template's role declares
+
+
+def test_a_file_uploaded_to_the_stack_bucket_is_processed_end_to_end(stack, moto_server, monkeypatch, tmp_path):
+    env = {OUTPUT_ENV[k]: v for k, v in stack.outputs.items() if k in OUTPUT_ENV}
+    env.update(HC_S3_ENDPOINT_URL=moto_server, AWS_REGION=REGION)
+    # The SNS notifier takes its endpoint from boto3's standard variable, as on AWS with a VPC endpoint.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SNS", moto_server)
+    s3, sqs, sns = client("s3", moto_server), client("sqs", moto_server), client("sns", moto_server)
+    # The one part of the stack left out here: its TLS-only bucket policy (the moto server speaks plain HTTP).
+    s3.delete_bucket_policy(Bucket=BUCKET)
+    inbox = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=env["HC_SNS_TOPIC_ARN"], Protocol="sqs", Endpoint=inbox_arn)
+
+    generate(tmp_path, patients=20, facilities=60, defect_rate=0.0, seed=8, run_date=RUN_DATE, facility_files=1)
+    (path,) = (tmp_path / "facilities").iterdir()
+    key = f"{PREFIX}/landing/facilities/{path.name}"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes())
+
+    events = sqs.receive_message(QueueUrl=env["HC_S3_EVENT_QUEUE_URL"], MaxNumberOfMessages=10)["Messages"]
+    records = [r for m in events for r in json.loads(m["Body"]).get("Records", [])]
+    assert [(r["eventName"], unquote_plus(r["s3"]["object"]["key"])) for r in records] == [("ObjectCreated:Put", key)]
+
+    with dg.instance_for_test() as instance:
+        summary = run_pending(make_definitions(build_resources(env)), instance, RUN_DATE)
+    assert summary.processed["facilities"] and not summary.failed and not summary.stopped_by_checks
+
+    listed = [
+        o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET) for o in p.get("Contents", [])
+    ]
+    assert {k.split("/")[2] for k in listed} == {"landing", "lake", "manifests", "exports"}
+    assert all(k.startswith(f"{PREFIX}/") for k in listed)
+    lake = {"/".join(k.split("/")[3:5]) for k in listed if k.startswith(f"{PREFIX}/lake/")}
+    assert {f"facilities/{r}" for r in REPORTS["facilities"]} | {"facilities/curated_records"} <= lake
+    con = build_resources(env)["query_engine"].connect()
+    for report in REPORTS["facilities"]:
+        folder = f"{PREFIX}/exports/facilities/{report}"
+        objects = {k.rsplit("/", 1)[-1]: k for k in listed if k.startswith(f"{folder}/")}
+        assert len(objects) == 4, objects
+        bodies = {n: s3.get_object(Bucket=BUCKET, Key=k) for n, k in objects.items() if n.startswith("latest")}
+        assert {b["ServerSideEncryption"] for b in bodies.values()} == {"AES256"}
+        table = con.execute(f"SELECT * FROM facilities_{report}").df()
+        assert_export_matches_table(
+            bodies["latest.csv"]["Body"].read(), bodies["latest.json"]["Body"].read(), table, report
+        )
+
+    delivered = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)["Messages"]
+    alerts = [json.loads(m["Body"]) for m in delivered]
+    tiers = [a for a in alerts if "expiring accreditations" in a["Subject"]]
+    assert len(tiers) == 1 and tiers[0]["TopicArn"] == env["HC_SNS_TOPIC_ARN"]
+    latest = f"s3://{BUCKET}/{PREFIX}/exports/facilities/expiring_accreditations/latest.csv"
+    assert f"Full list (CSV): {latest}" in tiers[0]["Message"]
