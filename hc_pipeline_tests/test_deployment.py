@@ -76,3 +76,11 @@ def test_listing_settings_reach_both_landing_zones(tmp_path):
     for env in ({"HC_HOME": str(tmp_path)}, S3):
         landing = build_resources({**env, **listing})["landing"]
         assert (landing.full_listing_seconds, landing.full_listing_below) == (120.0, 100)
+
+
+def test_export_retention_comes_from_hc_export_keep(tmp_path):
+    assert build_resources({"HC_HOME": str(tmp_path)})["exports"].keep == 30
+    assert build_resources({"HC_HOME": str(tmp_path), "HC_EXPORT_KEEP": "7"})["exports"].keep == 7
+    for bad in ("0", "-3", "ten"):
+        with pytest.raises(ValueError, match="HC_EXPORT_KEEP"):
+            build_resources({"HC_HOME": str(tmp_path), "HC_EXPORT_KEEP": bad})

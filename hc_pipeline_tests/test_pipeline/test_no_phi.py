@@ -68,3 +68,13 @@ def test_no_patient_identifier_anywhere_in_the_instance_folder(corpus):
     tokens = tokens_in_files(corpus["dagster_home"])
     assert "readmissions" in tokens  # the analytics runs are recorded there
     assert sorted(ids & tokens) == []
+
+
+def test_report_exports_carry_no_patient_identifier(corpus):
+    ids = patient_ids(corpus["samples"]) | synthea_patient_ids(corpus["samples"])
+    assert len(ids) > 5_000 and any(len(i) == 36 for i in ids)  # CSV ids and Synthea's UUIDs
+    exports = sorted((corpus["home"] / "exports").rglob("*.*"))
+    assert {p.parent.name for p in exports} >= {"readmission_rates", "demographics", "diagnosis_patterns"}
+    assert len(exports) == 7 * 4  # seven aggregate reports, each stamped and latest, CSV and JSON
+    text = "\n".join(p.read_text(encoding="utf-8") for p in exports)
+    assert not [i for i in ids if i in text]
