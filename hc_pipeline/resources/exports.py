@@ -118,10 +118,6 @@ class ReportExports(dg.ConfigurableResource):
             )
         return self.storage.path(ZONE, domain, report)
 
-    def latest_csv(self, domain: str, report: str) -> UPath:
-        """Where downstream teams find the newest CSV of a report."""
-        return self.folder(domain, report) / "latest.csv"
-
     def publish(self, domain: str, report: str, frame: pd.DataFrame, now: dt.datetime | None = None) -> Published:
         """Write `<stamp>.csv` and `<stamp>.json`, then replace `latest.*`, then apply retention."""
         folder = self.folder(domain, report)
