@@ -7,6 +7,7 @@ from urllib.parse import unquote_plus
 import boto3
 import botocore.exceptions
 import dagster as dg
+import moto.settings
 import pytest
 import requests
 
@@ -153,3 +154,57 @@ def test_a_file_uploaded_to_the_stack_bucket_is_processed_end_to_end(stack, moto
     assert len(tiers) == 1 and tiers[0]["TopicArn"] == env["HC_SNS_TOPIC_ARN"]
     latest = f"s3://{BUCKET}/{PREFIX}/exports/facilities/expiring_accreditations/latest.csv"
     assert f"Full list (CSV): {latest}" in tiers[0]["Message"]
+
+
+def role_session(stack, endpoint: str) -> boto3.session.Session:
+    """A session with the stack role's credentials, its inline policy stored as JSON first.
+
+    moto's CloudFormation stores an inline role policy as a Python dict that moto's own IAM enforcement
+    cannot read; the same document is put back through PutRolePolicy.
+    """
+    iam = client("iam", endpoint)
+    role = stack.outputs["PipelineRoleArn"].rsplit("/", 1)[-1]
+    (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    document = ast.literal_eval(document) if isinstance(document, str) else document
+    iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+    credentials = client("sts", endpoint).assume_role(RoleArn=stack.outputs["PipelineRoleArn"], RoleSessionName="hc")
+    keys = credentials["Credentials"]
+    return boto3.session.Session(
+        aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"],
+        aws_session_token=keys["SessionToken"],
+        region_name=REGION,
+    )
+
+
+def test_the_stack_role_writes_the_zones_and_deletes_only_exports_under_iam_enforcement(
+    stack, moto_server, monkeypatch
+):
+    session = role_session(stack, moto_server)
+    client("s3", moto_server).delete_bucket_policy(Bucket=BUCKET)  # TLS-only; the moto server speaks HTTP
+    s3, sqs = session.client("s3", endpoint_url=moto_server), session.client("sqs", endpoint_url=moto_server)
+    # moto enforces IAM from its next request on (its in-process setting; restored after the test).
+    monkeypatch.setattr(moto.settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)
+
+    def allowed(call) -> bool:
+        try:
+            call()
+        except botocore.exceptions.ClientError as error:
+            assert error.response["Error"]["Code"] in ("AccessDenied", "403"), error
+            return False
+        return True
+
+    def put(key: str):
+        return lambda: s3.put_object(Bucket=BUCKET, Key=key, Body=b"{}")
+
+    for zone in ("landing", "lake", "quarantine", "insights", "manifests", "exports", "athena-results"):
+        assert allowed(put(f"{PREFIX}/{zone}/facilities/a.json")), zone
+    assert not allowed(put("elsewhere/a.json"))
+    assert not allowed(put(f"{PREFIX}/secrets/a.json"))
+    assert allowed(lambda: s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}/landing/facilities/a.json"))
+    assert not allowed(lambda: s3.delete_object(Bucket=BUCKET, Key=f"{PREFIX}/landing/facilities/a.json"))
+    assert not allowed(lambda: s3.delete_object(Bucket=BUCKET, Key=f"{PREFIX}/lake/facilities/a.json"))
+    assert allowed(lambda: s3.delete_object(Bucket=BUCKET, Key=f"{PREFIX}/exports/facilities/a.json"))
+    assert allowed(lambda: sqs.receive_message(QueueUrl=stack.outputs["HcS3EventQueueUrl"]))
+    assert not allowed(lambda: sqs.create_queue(QueueName="not-ours"))
