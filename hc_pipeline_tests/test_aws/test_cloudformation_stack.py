@@ -132,7 +132,7 @@ def test_a_file_uploaded_to_the_stack_bucket_is_processed_end_to_end(stack, moto
     listed = [
         o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET) for o in p.get("Contents", [])
     ]
-    assert {k.split("/")[2] for k in listed} == {"landing", "lake", "manifests", "exports"}
+    assert {k.split("/")[2] for k in listed} == {"landing", "lake", "insights", "manifests", "exports"}
     assert all(k.startswith(f"{PREFIX}/") for k in listed)
     lake = {"/".join(k.split("/")[3:5]) for k in listed if k.startswith(f"{PREFIX}/lake/")}
     assert {f"facilities/{r}" for r in REPORTS["facilities"]} | {"facilities/curated_records"} <= lake
