@@ -3,7 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from hc_pipeline.assets import patients
+from hc_pipeline.assets.domains import PER_FILE
 from hc_pipeline.assets.review import decisions
 from hc_pipeline.partitions import files_partitions, partition_key_for
 from hc_pipeline.planner import run_tags
@@ -57,7 +57,7 @@ def test_a_landed_decisions_file_is_judged_then_its_file_recurated(defs, instanc
     assert dg.AssetKey(["patients", "raw_records"]) not in again.asset_selection
     assert dg.AssetKey(["patients", "exceptions"]) in again.asset_selection
     result = dg.materialize(
-        patients.assets,
+        PER_FILE["patients"],
         selection=again.asset_selection,
         partition_key=again.partition_key,
         instance=instance,
