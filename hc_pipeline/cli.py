@@ -1,4 +1,4 @@
-"""The `hc-pipeline` command: generate, ingest, run, query, report, demo."""
+"""The `hc-pipeline` command: generate, ingest, run, query, review, report, demo."""
 
 import argparse
 import datetime as dt
@@ -69,11 +69,20 @@ def cmd_run(args) -> int:
         print(f"checks failed: {source_file}: {', '.join(checks)}")
     for stopped in summary.stopped_by_checks:
         print(f"stopped by a blocking check (file quarantined or rules broken): {stopped}")
-    for failed in summary.failed:
+    for domain, outcome in summary.decisions.items():
+        if outcome.applied or outcome.refused:
+            print(
+                f"{domain}: applied {len(outcome.applied)} decisions file(s), re-curated {len(outcome.recurated)} file(s)"
+            )
+        for key, problems in outcome.refused.items():
+            print(f"decisions file refused whole, nothing applied: {key}")
+            for problem in problems:
+                print(f"  {problem}")
+    for failed in summary.failed + [f for o in summary.decisions.values() for f in o.failed]:
         print(f"run failed (internal error): {failed}", file=sys.stderr)
     if summary.reports_refreshed:
         print("reports refreshed: " + ", ".join(summary.reports_refreshed))
-    return 1 if summary.failed else 0
+    return 1 if summary.failed or any(o.failed for o in summary.decisions.values()) else 0
 
 
 def cmd_query(args) -> int:
@@ -100,6 +109,18 @@ def cmd_report(args) -> int:
         path.write_text(render(quality), encoding="utf-8")
         print(f"{domain}: {len(quality.files)} file(s) -> {path}")
     return 0
+
+
+def cmd_review_export(args) -> int:
+    from hc_pipeline.review.commands import export_open_exceptions
+
+    return export_open_exceptions(args.domain, Path(args.out), args.file)
+
+
+def cmd_review_apply(args) -> int:
+    from hc_pipeline.review.commands import apply_decisions
+
+    return apply_decisions(args.domain, Path(args.file), args.reviewer)
 
 
 def cmd_demo(args) -> int:
@@ -146,6 +167,19 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("out_dir")
     report.add_argument("--domain", dest="domains", action="append", choices=DOMAINS, help="only this domain")
     report.set_defaults(func=cmd_report)
+
+    review = commands.add_parser("review", help="stewards' loop: export open exceptions, apply decisions")
+    steps = review.add_subparsers(dest="step", required=True)
+    export = steps.add_parser("export", help="write the open exceptions as a CSV to fill in")
+    export.add_argument("domain", choices=DOMAINS)
+    export.add_argument("out")
+    export.add_argument("--file", default=None, help="only this source_file, e.g. patients/admissions.csv")
+    export.set_defaults(func=cmd_review_export)
+    apply = steps.add_parser("apply", help="land a filled-in decisions CSV; the next run applies it")
+    apply.add_argument("domain", choices=DOMAINS)
+    apply.add_argument("file")
+    apply.add_argument("--reviewer", required=True, help="who decided (recorded with every decision)")
+    apply.set_defaults(func=cmd_review_apply)
 
     demo = commands.add_parser("demo", help="generate, land and process sample data; print a summary")
     demo.add_argument("--patients", type=int, default=12_000)

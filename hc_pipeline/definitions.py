@@ -3,11 +3,12 @@
 import dagster as dg
 
 from hc_pipeline.alert_sensors import check_failure_alert_sensor, run_failure_alert_sensor
-from hc_pipeline.assets import analytics, facilities
+from hc_pipeline.assets import analytics, facilities, review
 from hc_pipeline.assets.domains import PER_FILE, REPORTS
 from hc_pipeline.deployment import build_resources, sensor_interval
 from hc_pipeline.event_sensor import landing_events_sensor
 from hc_pipeline.jobs import file_job
+from hc_pipeline.review_sensors import decisions_job, decisions_landing_sensor, recuration_sensor
 from hc_pipeline.run_checks import failed_checks_tag_sensor
 from hc_pipeline.sensors import landing_sensor
 
@@ -21,12 +22,21 @@ def make_definitions(resources: dict, interval_seconds: int = 15) -> dg.Definiti
         if "landing_events" in resources
         else [landing_sensor(domain, job, interval_seconds=interval_seconds) for domain, job in jobs.items()]
     )
+    review_jobs = {domain: decisions_job(domain, review.decisions[domain]) for domain in PER_FILE}
     return dg.Definitions(
-        assets=[*PER_FILE["patients"], *REPORTS["patients"], *PER_FILE["facilities"], *REPORTS["facilities"]],
+        assets=[
+            *PER_FILE["patients"],
+            *REPORTS["patients"],
+            *PER_FILE["facilities"],
+            *REPORTS["facilities"],
+            *review.assets,
+        ],
         asset_checks=[*facilities.checks, *analytics.checks],
-        jobs=list(jobs.values()),
+        jobs=[*jobs.values(), *review_jobs.values()],
         sensors=[
             *landing_sensors,
+            *(decisions_landing_sensor(d, job, interval_seconds) for d, job in review_jobs.items()),
+            *(recuration_sensor(d, jobs[d], PER_FILE[d], interval_seconds) for d in PER_FILE),
             run_failure_alert_sensor,
             check_failure_alert_sensor(),
             *(

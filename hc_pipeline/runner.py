@@ -9,6 +9,7 @@ import dagster as dg
 from hc_pipeline.assets.domains import DATED, PER_FILE, REPORTS
 from hc_pipeline.partitions import DOMAINS
 from hc_pipeline.planner import plan_launches
+from hc_pipeline.review_runs import DecisionsOutcome, apply_pending_decisions
 from hc_pipeline.run_checks import tag_failed_checks
 from hc_pipeline.run_dates import RunDates, run_config
 
@@ -22,6 +23,7 @@ class RunSummary:
     failed: list[str] = field(default_factory=list)
     reports_refreshed: list[str] = field(default_factory=list)
     failed_checks: dict[str, list[str]] = field(default_factory=dict)  # landed file -> its failing check names
+    decisions: dict[str, DecisionsOutcome] = field(default_factory=dict)
 
 
 def instance_for(home: Path) -> dg.DagsterInstance:
@@ -68,6 +70,11 @@ def run_pending(
             if not result.success:
                 where = f"{run.obj.key} ({run.partition_key})"
                 (summary.stopped_by_checks if stopped_by_checks(result) else summary.failed).append(where)
+        decisions = apply_pending_decisions(
+            domain, PER_FILE[domain], instance, resources, run_config(PER_FILE[domain], DATED, dates)
+        )
+        summary.decisions[domain] = decisions
+        curated_any = curated_any or bool(decisions.recurated)
         # As under the daemon: reports refresh after new curated data, not after files that were refused.
         if curated_any:
             reports = REPORTS[domain]

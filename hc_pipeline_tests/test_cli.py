@@ -1,5 +1,7 @@
 """The `hc-pipeline` command as a user runs it: generate, ingest, run, query; and the code location loads."""
 
+import csv
+import io
 import json
 import os
 import subprocess
@@ -64,6 +66,41 @@ def test_query_names_the_problem_when_sql_is_wrong(landed):
     home, _, _ = landed
     out = hc(home, "query", "select * from no_such_table")
     assert out.returncode != 0 and "no_such_table" in out.stderr
+
+
+def test_review_export_apply_and_run_from_the_command_line(landed, tmp_path):
+    home, _, _ = landed
+    out = tmp_path / "open.csv"
+    exported = hc(home, "review", "export", "patients", str(out))
+    assert exported.returncode == 0, exported.stderr
+    lines = out.read_text().splitlines()
+    quarantined = hc(home, "query", "select count(*) as n from patients_quarantined_records", "--format", "json")
+    assert len(lines) - 1 == json.loads(quarantined.stdout)[0]["n"] > 0
+    assert lines[0].startswith("exception_id,source_file,source_row,reasons,decision,note,")
+    assert f"{len(lines) - 1} open patients exception(s)" in exported.stdout
+
+    header, first = next(csv.reader(io.StringIO(lines[0]))), next(csv.reader(io.StringIO(lines[1])))
+    first[header.index("decision")] = "maybe"
+    write_rows(tmp_path / "bad.csv", header, first)
+    refused = hc(home, "review", "apply", "patients", str(tmp_path / "bad.csv"), "--reviewer", "dana")
+    assert refused.returncode == 2 and "line 2: decision 'maybe': is not one of" in refused.stderr
+
+    first[header.index("decision")], first[header.index("note")] = "reject", "test row"
+    write_rows(tmp_path / "good.csv", header, first)
+    applied = hc(home, "review", "apply", "patients", str(tmp_path / "good.csv"), "--reviewer", "dana")
+    assert applied.returncode == 0 and "landed _decisions/patients/" in applied.stdout, applied.stderr
+    ran = hc(home, "run")
+    assert ran.returncode == 0 and "patients: applied 1 decisions file(s), re-curated 1 file(s)" in ran.stdout
+    status = hc(
+        home, "query", "select status, count(*) as n from patients_exceptions group by status", "--format", "json"
+    )
+    counts = {row["status"]: row["n"] for row in json.loads(status.stdout)}
+    assert counts["rejected"] == 1 and counts["open"] == len(lines) - 2
+
+
+def write_rows(path: Path, *rows: list[str]) -> None:
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
 
 
 def test_dagster_validates_the_code_location(tmp_path):

@@ -20,6 +20,8 @@ def test_patients_assets_are_one_group_with_domain_keys(defs):
         "patients/raw_records",
         "patients/curated_records",
         "patients/quarantined_records",
+        "patients/exceptions",
+        "patients/decisions",
         "patients/anomaly_report",
         "patients/readmissions",
         "patients/readmission_rates",
@@ -54,3 +56,13 @@ def test_raw_records_has_a_blocking_readability_check(defs):
 def test_landing_sensor_starts_running(defs):
     sensor = defs.get_sensor_def("patients_landing_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_decisions_are_judged_whole_by_a_blocking_check_and_feed_the_curation(defs):
+    check = checks_by_asset(defs)["patients/decisions"]["decisions_valid"]
+    assert check.blocking and "refuses the whole file" in check.description
+    graph = defs.resolve_asset_graph()
+    for domain in ("patients", "facilities"):
+        upstream = graph.get(dg.AssetKey([domain, "curated_records"])).parent_keys
+        assert dg.AssetKey([domain, "decisions"]) in upstream
+        assert defs.get_sensor_def(f"{domain}_decisions_sensor").default_status == dg.DefaultSensorStatus.RUNNING

@@ -32,10 +32,11 @@ def empty_raw() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="int64" if c == "source_row" else "string[pyarrow]") for c in COLUMNS})
 
 
-def curate_file(raw: pd.DataFrame, run_date: dt.date, obj: LandedObject, engine: QueryEngine):
+def curate_file(raw: pd.DataFrame, run_date: dt.date, obj: LandedObject, engine: QueryEngine, keep=None):
     """Curate one file; ids already curated from files landed before it are duplicates."""
     landed_at = dt.datetime.fromtimestamp(obj.last_modified, dt.UTC).replace(tzinfo=None)
-    return curate(raw, run_date, known_ids=earlier_facility_ids(engine, obj.key, landed_at), landed_at=landed_at)
+    known = earlier_facility_ids(engine, obj.key, landed_at)
+    return curate(raw, run_date, known_ids=known, landed_at=landed_at, keep=keep)
 
 
 def earlier_facility_ids(engine: QueryEngine, source_file: str, landed_at: dt.datetime) -> frozenset[str]:

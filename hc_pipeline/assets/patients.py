@@ -47,7 +47,7 @@ raw_records = raw_records_asset(
 
 curated_records = curated_records_asset(
     DOMAIN,
-    lambda raw, run_date, obj, engine: curate(raw, run_date),
+    lambda raw, run_date, obj, engine, keep: curate(raw, run_date, keep),
     RULE_GROUPS,
     CuratedAdmissions,
     "patient_id",

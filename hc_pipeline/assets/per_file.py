@@ -4,6 +4,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import pandera.errors
 import pandera.pandas as pa
@@ -17,6 +18,9 @@ from hc_pipeline.partitions import files_partitions
 from hc_pipeline.resources.landing import LandedObject, LandingZone
 from hc_pipeline.resources.query_engine import QueryEngine
 from hc_pipeline.resources.storage import LakeStorage
+from hc_pipeline.review.decisions import LEDGER_COLUMNS, STATUSES
+from hc_pipeline.review.lake import read_parquet_folder
+from hc_pipeline.review.resolution import resolve
 from hc_pipeline.run_dates import RunDates
 from hc_pipeline.schemas.file_rows import QuarantinedRows, RawRows
 from hc_pipeline.schemas.rules import RuleGroup
@@ -24,7 +28,8 @@ from hc_pipeline.sources.errors import UnreadableFile
 
 IO_RETRY = dg.RetryPolicy(max_retries=3, delay=0.5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 Reader = Callable[[bytes, str], pd.DataFrame]
-CurateFile = Callable[[pd.DataFrame, dt.date, LandedObject, QueryEngine], Curation]
+# (raw, run date, landed object, engine, rows to keep whatever they break) -> curation
+CurateFile = Callable[[pd.DataFrame, dt.date, LandedObject, QueryEngine, np.ndarray | None], Curation]
 
 
 def raw_records_asset(
@@ -113,22 +118,32 @@ def curated_records_asset(
     curated_docs = model_descriptions(contract)
     quarantined_docs = {**model_descriptions(QuarantinedRows), **landed_docs}
     types = per_file_types(domain)
+    exceptions_key = dg.AssetKey([domain, "exceptions"])
 
     @dg.multi_asset(
         name=f"{domain}_curated_records",
         outs={
             "curated_records": dg.AssetOut(
                 key=curated_key,
-                description=f"Typed {domain} rows that passed every error rule.",
+                description=f"Typed {domain} rows that passed every error rule, or whose exception a steward "
+                "corrected or accepted (`resolution`).",
                 dagster_type=types["curated_records"],
             ),
             "quarantined_records": dg.AssetOut(
                 key=quarantined_key,
-                description="Raw rows that broke an error rule, with reasons.",
+                description="Raw rows that broke an error rule and are not resolved (open or rejected), with "
+                "reasons and their exception_id.",
                 dagster_type=types["quarantined_records"],
+            ),
+            "exceptions": dg.AssetOut(
+                key=exceptions_key,
+                description="Every exception of the file (a row quarantined at first or now) with its status: "
+                "open, corrected, accepted or rejected, and who decided it, when and why.",
             ),
         },
         ins={"raw": dg.AssetIn(key=dg.AssetKey([domain, "raw_records"]))},
+        # Decisions files change a file's outcome: every decisions partition may touch any file.
+        deps=[dg.AssetDep(dg.AssetKey([domain, "decisions"]), partition_mapping=dg.AllPartitionMapping())],
         group_name=domain,
         partitions_def=files_partitions[domain],
         check_specs=[
@@ -162,7 +177,15 @@ def curated_records_asset(
         query_engine: QueryEngine,
     ):
         obj = landed_object(context, domain, storage)
-        result = curate_file(raw, config.rules_date(), obj, query_engine)
+        resolved = resolve(
+            raw,
+            read_parquet_folder(storage.path("lake", domain, "decisions"), LEDGER_COLUMNS),
+            lambda frame, keep: curate_file(frame, config.rules_date(), obj, query_engine, keep),
+            obj.key,
+            obj.version,
+            context.partition_key,
+        )
+        result = resolved.curation
         yield dg.Output(
             result.curated,
             output_name="curated_records",
@@ -176,7 +199,18 @@ def curated_records_asset(
             output_name="quarantined_records",
             metadata=table_metadata(result.quarantined, ["source_row", "reasons"], descriptions=quarantined_docs),
         )
-        yield contract_result(curated_key, contract, result.curated)
+        yield dg.Output(
+            resolved.exceptions,
+            output_name="exceptions",
+            metadata={
+                **table_metadata(resolved.exceptions, ["source_row", "status", "reasons"]),
+                **status_counts(resolved.exceptions),
+            },
+        )
+        # Accepted rows are curated as recorded: the contract promises nothing about the rules they broke.
+        yield contract_result(
+            curated_key, contract, result.curated[result.curated["resolution"].fillna("") != "accepted"]
+        )
         yield dg.AssetCheckResult(
             asset_key=curated_key,
             check_name="row_conservation",
@@ -185,12 +219,19 @@ def curated_records_asset(
                 "raw_rows": len(raw),
                 "curated_rows": len(result.curated),
                 "quarantined_rows": len(result.quarantined),
+                **status_counts(resolved.exceptions),
             },
         )
         for group in groups:
             yield group_result(curated_key, group, result.masks, result.keys, id_column)
 
     return curated_records
+
+
+def status_counts(exceptions: pd.DataFrame) -> dict[str, int]:
+    """How many of the file's exceptions are in each status."""
+    counts = exceptions["status"].value_counts()
+    return {f"exceptions/{status}": int(counts.get(status, 0)) for status in STATUSES}
 
 
 def contract_result(key: dg.AssetKey, contract: type[pa.DataFrameModel], curated: pd.DataFrame) -> dg.AssetCheckResult:

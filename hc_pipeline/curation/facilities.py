@@ -5,6 +5,7 @@ import json
 import re
 from collections.abc import Collection
 
+import numpy as np
 import pandas as pd
 import pyarrow
 
@@ -216,15 +217,17 @@ def curate(
     run_date: dt.date,
     known_ids: Collection[str] = frozenset(),
     landed_at: dt.datetime | None = None,
+    keep: np.ndarray | None = None,
 ) -> Curation:
     """Split one file's raw records into curated and quarantined, with every finding.
 
-    `known_ids` are facility ids from previously landed files; `landed_at` is this file's landing time.
+    `known_ids` are facility ids from previously landed files; `landed_at` is this file's landing time;
+    `keep` marks rows curated as recorded whatever they break (exceptions a steward accepted).
     """
     staged = stage(raw, known_ids)
     masks = evaluate(staged, Staging(run_date), RULE_GROUPS)
     errors = [r for r in masks.columns if RULES[r].severity == ERROR]
-    quarantine = masks[errors].any(axis=1).to_numpy()
+    quarantine = masks[errors].any(axis=1).to_numpy() & (True if keep is None else ~keep)
 
     good = staged[~quarantine]
     curated = pd.DataFrame(

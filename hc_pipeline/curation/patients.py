@@ -94,12 +94,15 @@ def staging_for(raw: pd.DataFrame, run_date: dt.date) -> Staging:
     return Staging(run_date, tuple(c for c in raw.columns if c not in ("source_row", "parse_error")))
 
 
-def curate(raw: pd.DataFrame, run_date: dt.date) -> Curation:
-    """Split one file's raw rows into curated and quarantined, with every finding."""
+def curate(raw: pd.DataFrame, run_date: dt.date, keep: np.ndarray | None = None) -> Curation:
+    """Split one file's raw rows into curated and quarantined, with every finding.
+
+    `keep` marks rows curated as recorded whatever they break (exceptions a steward accepted).
+    """
     staged = stage(raw)
     masks = evaluate(staged, staging_for(raw, run_date), RULE_GROUPS)
     errors = [r for r in masks.columns if RULES[r].severity == ERROR]
-    quarantine = masks[errors].any(axis=1).to_numpy()
+    quarantine = masks[errors].any(axis=1).to_numpy() & (True if keep is None else ~keep)
     extra = [c for c in raw.columns if c not in READ_COLUMNS and c not in ROW_COLUMNS]
 
     # Only the columns the curated table is built from: copying the rest of 1M rows costs seconds.

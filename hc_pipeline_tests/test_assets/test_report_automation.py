@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from hc_pipeline.partitions import partition_key_for
+from hc_pipeline.partitions import files_partitions, partition_key_for
 from hc_pipeline.planner import run_tags
 from hc_pipeline.runner import run_pending
 from hc_pipeline_tests.conftest import RUN_DATE
@@ -18,7 +18,7 @@ def land_and_curate(defs, instance, land, name: str, expiry: str) -> None:
     obj = land(f"facilities/{name}", FACILITY % expiry.encode())
     key = partition_key_for(obj.key, obj.version)
     instance.add_dynamic_partitions("facilities_files", [key])
-    per_file = [a for a in defs.assets if a.partitions_def and all(k.path[0] == "facilities" for k in a.keys)]
+    per_file = [a for a in defs.assets if a.partitions_def == files_partitions["facilities"]]
     result = dg.materialize(
         per_file, partition_key=key, instance=instance, resources=defs.resources, tags=run_tags(obj)
     )

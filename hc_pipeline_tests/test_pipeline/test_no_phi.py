@@ -6,6 +6,7 @@ import re
 import zipfile
 
 import dagster as dg
+import pytest
 
 
 def patient_ids(samples) -> set[str]:
@@ -78,3 +79,47 @@ def test_report_exports_carry_no_patient_identifier(corpus):
     assert len(exports) == 7 * 4  # seven aggregate reports, each stamped and latest, CSV and JSON
     text = "\n".join(p.read_text(encoding="utf-8") for p in exports)
     assert not [i for i in ids if i in text]
+
+
+def test_no_patient_identifier_in_anything_recorded_about_decisions(tmp_path):
+    """The stewards' loop on generated data: corrections that carry new identifiers, accepts, rejects and a
+    refused file whose id column holds patient ids; nothing of them reaches Dagster or the run summary."""
+    import pandas as pd
+
+    from hc_pipeline.definitions import make_definitions
+    from hc_pipeline.deployment import build_resources
+    from hc_pipeline.generate.writer import generate
+    from hc_pipeline.review.commands import apply_decisions, export_open_exceptions
+    from hc_pipeline_tests.conftest import RUN_DATE, process
+
+    samples, home = tmp_path / "samples", tmp_path / "home"
+    generate(samples, patients=1_500, facilities=20, defect_rate=0.1, seed=5, run_date=RUN_DATE)
+    resources = build_resources({"HC_HOME": str(home)})
+    for path in sorted((samples / "patients").glob("*.csv")):
+        resources["landing"].put(f"patients/{path.name}", path.read_bytes())
+    dagster_home = tmp_path / "dagster"
+    dagster_home.mkdir()
+    with dg.instance_for_test(temp_dir=str(dagster_home)) as instance, pytest.MonkeyPatch.context() as env:
+        env.setenv("HC_HOME", str(home))
+        defs = make_definitions(resources)
+        process(defs, instance)
+        export_open_exceptions("patients", home / "open.csv", None)
+        rows = pd.read_csv(home / "open.csv", dtype=str, keep_default_na=False)
+        assert len(rows) > 20
+        words = ["correct", "accept", "reject"]
+        rows["decision"] = [words[i % 3] for i in range(len(rows))]
+        rows["note"] = [f"checked against chart {i}" for i in range(len(rows))]
+        new_ids = [f"NEWID{i:05d}" for i in range(len(rows))]
+        rows["patient_id"] = rows["patient_id"].where(rows["decision"] != "correct", new_ids)
+        rows.to_csv(home / "decided.csv", index=False)
+        assert apply_decisions("patients", home / "decided.csv", "dana") == 0
+        refused = rows.head(3).assign(exception_id=rows["patient_id"].head(3), reviewer="dana")
+        resources["landing"].put("_decisions/patients/refused.csv", refused.to_csv(index=False).encode())
+        summary = process(defs, instance)
+        outcome = summary.decisions["patients"]
+        assert len(outcome.applied) == 1 and list(outcome.refused) == ["_decisions/patients/refused.csv"]
+        recorded = everything_dagster_recorded(instance) + "\n" + repr(summary)
+        assert "decisions_valid" in recorded and "exceptions/corrected" in recorded
+        ids = patient_ids(samples) | set(new_ids)
+        assert sorted(i for i in ids if i in recorded) == []
+        assert sorted(ids & tokens_in_files(dagster_home)) == []  # the instance's own files, sqlite included

@@ -1,0 +1,163 @@
+"""How a file's decided exceptions change its curation: corrections re-judged by the same rules, accepts and rejects.
+
+A file's outcome is always computed from its raw records plus the latest decision on each of its exceptions,
+so re-running a file gives the same three tables: curated (first-time and resolved), quarantined (open or
+rejected) and its exceptions with their status.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from hc_pipeline.curation.rules import Curation
+from hc_pipeline.review.decisions import DECISIONS as DECISION_WORDS
+
+STRING = pd.StringDtype("pyarrow")
+EXCEPTIONS_COLUMNS = [
+    "exception_id",
+    "source_file",
+    "source_row",
+    "reasons",
+    "status",
+    "reviewer",
+    "decided_at",
+    "note",
+    "partition_key",
+]
+# curate(raw, keep): keep marks rows curated whatever rules they break (accepted exceptions).
+Curate = Callable[[pd.DataFrame, np.ndarray | None], Curation]
+
+
+def exception_id(source_file: str, version: str, source_row: int) -> str:
+    """A stable id for one raw row of one landed file version that reveals nothing of the row."""
+    digest = hashlib.sha256(f"{source_file}\x00{version}\x00{int(source_row)}".encode()).hexdigest()
+    return f"ex-{digest[:16]}"
+
+
+def exception_ids(source_file: str, version: str, rows: pd.Series) -> pd.Series:
+    return pd.Series([exception_id(source_file, version, r) for r in rows], index=rows.index, dtype=STRING)
+
+
+def latest_decisions(ledger: pd.DataFrame) -> pd.DataFrame:
+    """The last decision on each exception, in the order the decisions files landed (then line order)."""
+    if ledger.empty:
+        return ledger.set_index("exception_id") if "exception_id" in ledger else ledger
+    ordered = ledger.sort_values(["decided_at", "decisions_file", "line"], kind="stable")
+    return ordered.drop_duplicates("exception_id", keep="last").set_index("exception_id")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """One file's curation with its decisions applied, and its exceptions."""
+
+    curation: Curation
+    exceptions: pd.DataFrame
+
+
+def resolve(
+    raw: pd.DataFrame, ledger: pd.DataFrame, curate: Curate, source_file: str, version: str, partition_key: str
+) -> Resolved:
+    """Curate `raw`; if the ledger decides any of its exceptions, curate again with the decisions applied."""
+    first = curate(raw, None)
+    first_rows = first.quarantined["source_row"].astype(int)
+    first_ids = exception_ids(source_file, version, first_rows)
+    decisions = _decisions_by_row(latest_decisions(ledger), dict(zip(first_ids, first_rows)))
+    result = first
+    if decisions:
+        by_word = {word: {r for r, d in decisions.items() if d["decision"] == word} for word in DECISION_WORDS}
+        rows = raw["source_row"].astype(int)
+        kept = raw[~rows.isin(by_word["reject"])]
+        edited = corrected(kept, {r: decisions[r] for r in by_word["correct"]})
+        second = curate(edited, edited["source_row"].astype(int).isin(by_word["accept"]).to_numpy())
+        # Rejected rows stay quarantined for good, as they landed and with the reasons they had.
+        rejected = first.quarantined[first_rows.isin(by_word["reject"]).to_numpy()]
+        quarantined = pd.concat([second.quarantined, rejected], ignore_index=True)
+        quarantined = quarantined.sort_values("source_row", kind="stable").reset_index(drop=True)
+        result = Curation(second.curated, quarantined, second.masks, second.keys)
+    curated = result.curated.assign(resolution=_resolutions(result.curated["source_row"], decisions))
+    quarantined = result.quarantined.assign(
+        exception_id=exception_ids(source_file, version, result.quarantined["source_row"])
+    )
+    exceptions = _exceptions(first, first_ids, quarantined, decisions, source_file, partition_key)
+    return Resolved(Curation(curated, quarantined, result.masks, result.keys), exceptions)
+
+
+def _decisions_by_row(decided: pd.DataFrame, row_of: dict[str, int]) -> dict[int, dict]:
+    """The latest decision on each of this file's exceptions, by source row."""
+    if decided.empty:
+        return {}
+    return {row_of[e]: d for e, d in decided.to_dict("index").items() if e in row_of}
+
+
+def corrected(raw: pd.DataFrame, corrections: dict[int, dict]) -> pd.DataFrame:
+    """`raw` with each corrected row's raw values replaced by the steward's (blank = null); other columns kept."""
+    if not corrections:
+        return raw
+    edited = raw.copy()
+    position = {int(r): i for i, r in enumerate(edited["source_row"])}
+    for row, decision in corrections.items():
+        for column, value in json.loads(decision["raw_values"]).items():
+            if column in edited.columns and column not in ("source_file", "source_row"):
+                edited.iloc[position[row], edited.columns.get_loc(column)] = pd.NA if value is None else value
+    return edited
+
+
+def _resolutions(rows: pd.Series, decisions: dict[int, dict]) -> pd.Series:
+    words = {"correct": "corrected", "accept": "accepted"}
+    values = [words.get(decisions.get(int(r), {}).get("decision")) for r in rows]
+    return pd.Series(values, index=rows.index, dtype=STRING)
+
+
+def _exceptions(
+    first: Curation,
+    first_ids: pd.Series,
+    quarantined: pd.DataFrame,
+    decisions: dict[int, dict],
+    source_file: str,
+    partition_key: str,
+) -> pd.DataFrame:
+    """Every row quarantined at first or now: open and rejected ones are still quarantined, the rest resolved."""
+    now = {int(r): reasons for r, reasons in zip(quarantined["source_row"], quarantined["reasons"])}
+    now_ids = dict(zip(quarantined["source_row"].astype(int), quarantined["exception_id"]))
+    records = []
+    for row, eid, reasons in zip(first.quarantined["source_row"].astype(int), first_ids, first.quarantined["reasons"]):
+        decision = decisions.get(row)
+        if row in now:
+            status = "rejected" if decision and decision["decision"] == "reject" else "open"
+            reasons = now[row]
+        elif decision:
+            status = {"correct": "corrected", "accept": "accepted"}[decision["decision"]]
+        else:
+            continue  # passes now that a decided row changed (e.g. it was a copy of a corrected row)
+        records.append(_exception(eid, source_file, row, reasons, status, decision, partition_key))
+    for row, eid in now_ids.items():
+        if row not in set(first.quarantined["source_row"].astype(int)):
+            records.append(_exception(eid, source_file, row, now[row], "open", None, partition_key))
+    frame = pd.DataFrame(records, columns=EXCEPTIONS_COLUMNS).sort_values("source_row", kind="stable")
+    return frame.reset_index(drop=True).astype(
+        {
+            **{c: STRING for c in ("exception_id", "source_file", "status", "reviewer", "note", "partition_key")},
+            "source_row": "int64",
+            "decided_at": "datetime64[us]",
+            "reasons": first.quarantined["reasons"].dtype,
+        }
+    )
+
+
+def _exception(eid, source_file, row, reasons, status, decision, partition_key) -> dict:
+    decision = decision or {}
+    return {
+        "exception_id": eid,
+        "source_file": source_file,
+        "source_row": row,
+        "reasons": list(reasons) if reasons is not None else [],
+        "status": status,
+        "reviewer": decision.get("reviewer"),
+        "decided_at": decision.get("decided_at"),
+        "note": decision.get("note"),
+        "partition_key": partition_key,
+    }

@@ -1,0 +1,89 @@
+"""Applying decisions to one file's curation, without Dagster: the same rules judge corrections."""
+
+import datetime as dt
+import json
+
+import pandas as pd
+
+from hc_pipeline.curation.patients import curate
+from hc_pipeline.review.decisions import LEDGER_COLUMNS
+from hc_pipeline.review.resolution import exception_id, resolve
+from hc_pipeline.sources.patients_csv import read_admissions
+from hc_pipeline_tests.test_review.seed import ADMISSIONS, ERRORS
+
+FILE, VERSION = "patients/admissions.csv", "v1"
+RUN_DATE = dt.date(2025, 6, 30)
+
+
+def raw() -> pd.DataFrame:
+    return read_admissions(ADMISSIONS.encode(), FILE)
+
+
+def curate_seed(frame, keep):
+    return curate(frame, RUN_DATE, keep)
+
+
+def ledger(*decisions) -> pd.DataFrame:
+    rows = [
+        {
+            "decisions_file": f"_decisions/patients/{i}.csv",
+            "line": i + 2,
+            "exception_id": exception_id(FILE, VERSION, row),
+            "source_file": FILE,
+            "source_row": row,
+            "decision": word,
+            "note": note,
+            "reviewer": "dana",
+            "decided_at": pd.Timestamp("2025-07-01") + pd.Timedelta(minutes=i),
+            "raw_values": json.dumps(values) if word == "correct" else None,
+        }
+        for i, (row, word, note, values) in enumerate(decisions)
+    ]
+    return pd.DataFrame(rows, columns=LEDGER_COLUMNS)
+
+
+def test_without_decisions_every_quarantined_row_is_an_open_exception():
+    resolved = resolve(raw(), ledger(), curate_seed, FILE, VERSION, "admissions.csv@1")
+    curation, exceptions = resolved.curation, resolved.exceptions
+    assert len(curation.curated) == 5 and curation.curated["resolution"].isna().all()
+    assert curation.quarantined["exception_id"].tolist() == [exception_id(FILE, VERSION, r) for r in ERRORS]
+    assert exceptions["status"].eq("open").all() and exceptions["source_row"].tolist() == list(ERRORS)
+    assert {r: list(x) for r, x in zip(exceptions["source_row"], exceptions["reasons"])} == {
+        r: [rule] for r, rule in ERRORS.items()
+    }
+
+
+def test_exception_ids_are_stable_per_version_and_hide_the_row():
+    first = exception_id(FILE, VERSION, 6)
+    assert first == exception_id(FILE, VERSION, 6) != exception_id(FILE, "v2", 6) != exception_id(FILE, VERSION, 7)
+    assert first.startswith("ex-") and "P006" not in first and "admissions" not in first
+
+
+def test_the_latest_decision_wins_and_a_failed_correction_keeps_its_reviewer():
+    decisions = ledger((8, "correct", "try", {"age": "x"}), (6, "correct", "typo", {"age": "200"}))
+    resolved = resolve(raw(), decisions, curate_seed, FILE, VERSION, "p")
+    exceptions = resolved.exceptions.set_index("source_row")
+    assert exceptions.loc[6, "status"] == "open" and exceptions.loc[6, "note"] == "typo"
+    assert list(exceptions.loc[8, "reasons"]) == ["unparseable_age"]
+    later = ledger((8, "correct", "try", {"age": "x"}), (8, "accept", "as is", {}))
+    accepted = resolve(raw(), later, curate_seed, FILE, VERSION, "p")
+    row = accepted.curation.curated.set_index("source_row").loc[8]
+    assert row["resolution"] == "accepted" and pd.isna(row["age"])  # curated as recorded: "abc" is no age
+
+
+def test_a_rejected_row_stays_quarantined_as_it_landed_and_a_decision_on_a_curated_row_is_ignored():
+    text = ADMISSIONS + "P001,45,M,2025-01-10,2025-01-15,Pneumonia\n"  # row 11 copies row 1
+    frame = read_admissions(text.encode(), FILE)
+    decisions = ledger((11, "reject", "copy", {}), (1, "correct", "not an exception", {"age": "999"}))
+    resolved = resolve(frame, decisions, curate_seed, FILE, VERSION, "p")
+    quarantined = resolved.curation.quarantined.set_index("source_row")
+    assert 11 in quarantined.index and list(quarantined.loc[11, "reasons"]) == ["duplicate_row"]
+    assert resolved.curation.conserved(len(frame))
+    assert resolved.exceptions.set_index("source_row").loc[11, "status"] == "rejected"
+    assert resolved.curation.curated.set_index("source_row").loc[1, "age"] == 45
+
+
+def test_decisions_of_other_files_are_ignored():
+    others = ledger((6, "reject", "x", {})).assign(exception_id=exception_id("patients/b.csv", VERSION, 6))
+    resolved = resolve(raw(), others, curate_seed, FILE, VERSION, "p")
+    assert resolved.exceptions["status"].eq("open").all() and len(resolved.curation.curated) == 5
