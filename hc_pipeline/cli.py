@@ -4,6 +4,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -58,11 +59,30 @@ def _notifications_to_stdout() -> None:
 
 
 def cmd_run(args) -> int:
-    from hc_pipeline.runner import instance_for, run_pending
+    from hc_pipeline.home_lock import HomeBusy, exclusive_home
+    from hc_pipeline.runner import RunInterrupted, instance_for, run_pending
     from hc_pipeline.stores.environment import hc_home
 
     _notifications_to_stdout()
-    summary = run_pending(_defs(), instance_for(hc_home()), args.as_of, args.horizon_days)
+    home = hc_home()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a container stop ends `run` like Ctrl-C
+    try:
+        # One writer per HC_HOME: the instance's schema is created and runs are planned under the lock.
+        with exclusive_home(home, wait_seconds=args.wait):
+            summary = run_pending(_defs(), instance_for(home), args.as_of, args.horizon_days)
+    except HomeBusy as busy:
+        print(
+            f"hc-pipeline run: {busy}; nothing done, try again when it ends (or pass --wait SECONDS)", file=sys.stderr
+        )
+        return 3
+    except RunInterrupted as stopped:
+        print(f"hc-pipeline run: {stopped}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("hc-pipeline run: interrupted; unfinished files stay pending", file=sys.stderr)
+        return 130
+    if summary.abandoned_runs:
+        print(f"marked {summary.abandoned_runs} run(s) left unfinished by an earlier process as failed")
     for domain, keys in summary.processed.items():
         print(f"{domain}: processed {len(keys)} new file(s)")
     for source_file, checks in summary.failed_checks.items():
@@ -78,11 +98,16 @@ def cmd_run(args) -> int:
             print(f"decisions file refused whole, nothing applied: {key}")
             for problem in problems:
                 print(f"  {problem}")
-    for failed in summary.failed + [f for o in summary.decisions.values() for f in o.failed]:
+    for failed in summary.failed:
+        print(f"run failed (retried on the next run): {failed}", file=sys.stderr)
+    for failed in (f for o in summary.decisions.values() for f in o.failed):
         print(f"run failed (internal error): {failed}", file=sys.stderr)
+    for gave_up in summary.gave_up:
+        print(gave_up, file=sys.stderr)
     if summary.reports_refreshed:
         print("reports refreshed: " + ", ".join(summary.reports_refreshed))
-    return 1 if summary.failed or any(o.failed for o in summary.decisions.values()) else 0
+    decisions_failed = any(o.failed for o in summary.decisions.values())
+    return 1 if summary.failed or summary.gave_up or decisions_failed else 0
 
 
 def cmd_query(args) -> int:
@@ -156,6 +181,9 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="process every landed file not yet processed, then refresh reports")
     run.add_argument("--as-of", type=_date, default=None, help="run date for the rules and reports (today)")
     run.add_argument("--horizon-days", type=int, default=None)
+    run.add_argument(
+        "--wait", type=float, default=0.0, help="seconds to wait while another run holds HC_HOME (default: exit 3)"
+    )
     run.set_defaults(func=cmd_run)
 
     query = commands.add_parser("query", help="run Athena-dialect SQL over the lake tables")

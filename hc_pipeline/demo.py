@@ -29,6 +29,7 @@ def run_demo(patients: int, facilities: int, seed: int) -> int:
     """The whole pipeline on the embedded default, from generated data to a printed summary."""
     from hc_pipeline.definitions import defs
     from hc_pipeline.generate.writer import generate
+    from hc_pipeline.home_lock import exclusive_home
     from hc_pipeline.runner import instance_for, run_pending
 
     home = hc_home()
@@ -39,7 +40,8 @@ def run_demo(patients: int, facilities: int, seed: int) -> int:
     for domain in DOMAINS:
         for path in sorted((samples / domain).glob("*")):
             landing.put_file(f"{domain}/{path.name}", path)
-    summary = run_pending(defs, instance_for(home), run_date)
+    with exclusive_home(home, wait_seconds=600):
+        summary = run_pending(defs, instance_for(home), run_date)
     engine = defs.resources["query_engine"]
     tables = set(engine.tables())
     print(f"\nhc_pipeline demo — run date {run_date}, HC_HOME={home}")

@@ -1,6 +1,8 @@
-"""What to launch for landed files: partition keys, partitions to add, run tags, minus versions already run.
+"""What to launch for landed files: partition keys, partitions to add, run tags, minus versions already done.
 
 The landing sensors and `hc-pipeline run` both plan here, so a version run by one is never run by the other.
+A version is done when a run of it succeeded or stopped on a blocking check (bad data, recorded); a version whose
+runs failed or died is pending again, up to MAX_ATTEMPTS runs, then given up with the last run's reason.
 """
 
 from collections.abc import Iterable
@@ -13,6 +15,19 @@ from hc_pipeline.resources.landing import LandedObject
 
 RUN_KEY_TAG = "dagster/run_key"
 KEY_TAG, VERSION_TAG, MODIFIED_TAG = "hc/object_key", "hc/object_version", "hc/last_modified"
+# Every attempt at one object version carries the version's run key here; Dagster's run key gets `#<attempt>`.
+VERSION_RUN_KEY_TAG = "hc/version_run_key"
+OUTCOME_TAG, REASON_TAG = "hc/outcome", "hc/failure_reason"
+STOPPED_BY_CHECKS, FAILED = "stopped_by_checks", "failed"
+MAX_ATTEMPTS = 3
+
+IN_FLIGHT = {
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+}
 
 
 def run_tags(obj: LandedObject) -> dict[str, str]:
@@ -22,9 +37,10 @@ def run_tags(obj: LandedObject) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class FileRun:
-    """One run to launch: the landed object version it processes and that version's partition."""
+    """One run to launch: the landed object version it processes, that version's partition, and which attempt."""
 
     obj: LandedObject
+    attempt: int = 1
 
     @property
     def partition_key(self) -> str:
@@ -32,23 +48,41 @@ class FileRun:
 
     @property
     def run_key(self) -> str:
-        return self.obj.run_key
+        """The version's run key; a retry needs its own, since sensors drop a run key they have seen."""
+        return self.obj.run_key if self.attempt == 1 else f"{self.obj.run_key}#{self.attempt}"
 
     @property
     def tags(self) -> dict[str, str]:
-        """The object's tags and the run key, the tag `already_run` looks for."""
-        return {**run_tags(self.obj), RUN_KEY_TAG: self.run_key}
+        """The object's tags and the run keys `version_runs` looks for."""
+        return {**self.request_tags, RUN_KEY_TAG: self.run_key}
+
+    @property
+    def request_tags(self) -> dict[str, str]:
+        return {**run_tags(self.obj), VERSION_RUN_KEY_TAG: self.obj.run_key}
 
     def run_request(self) -> dg.RunRequest:
-        return dg.RunRequest(run_key=self.run_key, partition_key=self.partition_key, tags=run_tags(self.obj))
+        return dg.RunRequest(run_key=self.run_key, partition_key=self.partition_key, tags=self.request_tags)
+
+
+@dataclass(frozen=True)
+class GaveUp:
+    """A version whose every automatic attempt failed: shown to the operator, never launched again by itself."""
+
+    obj: LandedObject
+    attempts: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.obj.key}: gave up after {self.attempts} attempts: {self.reason}"
 
 
 @dataclass(frozen=True)
 class LaunchPlan:
-    """The runs to launch for one domain, in landing order, and the partitions they need."""
+    """The runs to launch for one domain, in landing order, the partitions they need, and versions given up."""
 
     domain: str
     runs: tuple[FileRun, ...]
+    gave_up: tuple[GaveUp, ...] = ()
 
     @property
     def partition_keys(self) -> list[str]:
@@ -65,11 +99,22 @@ class LaunchPlan:
             instance.add_dynamic_partitions(files_partitions[self.domain].name, new)
 
 
-def plan_launches(domain: str, objects: Iterable[LandedObject], instance: dg.DagsterInstance) -> LaunchPlan:
-    """One run per object version (in the order given) that no run on the instance carries yet."""
+def plan_launches(
+    domain: str, objects: Iterable[LandedObject], instance: dg.DagsterInstance, max_attempts: int = MAX_ATTEMPTS
+) -> LaunchPlan:
+    """One run per object version (in the order given) not done, not in flight and not given up."""
     objects = list(objects)
-    done = already_run(instance, objects)
-    return LaunchPlan(domain, tuple(FileRun(o) for o in objects if o.run_key not in done))
+    history = version_runs(instance, objects)
+    runs, gave_up = [], []
+    for obj in objects:
+        past = history.get(obj.run_key, [])
+        if any(run.status in IN_FLIGHT or is_done(run, instance) for run in past):
+            continue
+        if len(past) >= max_attempts:
+            gave_up.append(GaveUp(obj, len(past), failure_reason(past[0])))
+        else:
+            runs.append(FileRun(obj, attempt=len(past) + 1))
+    return LaunchPlan(domain, tuple(runs), tuple(gave_up))
 
 
 def already_run(instance: dg.DagsterInstance, objects: list[LandedObject]) -> set[str]:
@@ -80,3 +125,58 @@ def already_run(instance: dg.DagsterInstance, objects: list[LandedObject]) -> se
         runs = instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: keys[start : start + 500]}))
         done |= {run.tags[RUN_KEY_TAG] for run in runs}
     return done
+
+
+def is_done(run: dg.DagsterRun, instance: dg.DagsterInstance) -> bool:
+    """A run that settled its version: succeeded, or stopped by a blocking check (file quarantined, rules broken)."""
+    if run.status == dg.DagsterRunStatus.SUCCESS:
+        return True
+    if run.status != dg.DagsterRunStatus.FAILURE:
+        return False
+    if OUTCOME_TAG not in run.tags:  # a run launched by a sensor: classify it once from its events
+        outcome = STOPPED_BY_CHECKS if failed_on_checks_only(instance, run.run_id) else FAILED
+        instance.add_run_tags(run.run_id, {OUTCOME_TAG: outcome})
+        return outcome == STOPPED_BY_CHECKS
+    return run.tags[OUTCOME_TAG] == STOPPED_BY_CHECKS
+
+
+def failed_on_checks_only(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """True when every failed step of the run reported a failing blocking check: bad data, no crash."""
+    events = [
+        entry.dagster_event
+        for entry in instance.all_logs(
+            run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.ASSET_CHECK_EVALUATION}
+        )
+        if entry.dagster_event
+    ]
+    failed = {e.step_key for e in events if e.event_type == dg.DagsterEventType.STEP_FAILURE}
+    blocked = {
+        e.step_key
+        for e in events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        and not e.asset_check_evaluation_data.passed
+        and e.asset_check_evaluation_data.blocking
+    }
+    return bool(failed) and failed <= blocked
+
+
+def failure_reason(run: dg.DagsterRun) -> str:
+    return run.tags.get(REASON_TAG) or f"run {run.run_id[:8]} ended {run.status.value}"
+
+
+def version_runs(instance: dg.DagsterInstance, objects: list[LandedObject]) -> dict[str, list[dg.DagsterRun]]:
+    """Every run of each version among `objects` (by run key or version tag), newest first."""
+    if not objects:
+        return {}
+    keys = sorted({o.run_key for o in objects})
+    found = {}
+    for tag in (VERSION_RUN_KEY_TAG, RUN_KEY_TAG):
+        for start in range(0, len(keys), 500):  # bounded IN lists, whatever the storage
+            filters = dg.RunsFilter(tags={tag: keys[start : start + 500]})
+            for record in instance.get_run_records(filters=filters):
+                found[record.dagster_run.run_id] = record
+    history: dict[str, list[dg.DagsterRun]] = {}
+    for record in sorted(found.values(), key=lambda r: r.create_timestamp, reverse=True):
+        run = record.dagster_run
+        history.setdefault(run.tags.get(VERSION_RUN_KEY_TAG) or run.tags[RUN_KEY_TAG], []).append(run)
+    return history

@@ -8,10 +8,18 @@ import dagster as dg
 
 from hc_pipeline.assets.domains import DATED, PER_FILE, REPORTS
 from hc_pipeline.partitions import DOMAINS
-from hc_pipeline.planner import plan_launches
+from hc_pipeline.planner import IN_FLIGHT, OUTCOME_TAG, REASON_TAG, RUN_KEY_TAG, STOPPED_BY_CHECKS, plan_launches
 from hc_pipeline.review_runs import DecisionsOutcome, apply_pending_decisions
 from hc_pipeline.run_checks import tag_failed_checks
 from hc_pipeline.run_dates import RunDates, run_config
+
+LAUNCHED_BY_TAG, LAUNCHED_BY_RUN = "hc/launched_by", "hc-pipeline run"
+DIED = "the process ended before the run finished (killed or crashed)"
+INTERRUPTED = "interrupted (SIGTERM/SIGINT)"
+
+
+class RunInterrupted(Exception):
+    """`run` was stopped by a signal; the file it was processing stays pending."""
 
 
 @dataclass
@@ -21,13 +29,15 @@ class RunSummary:
     processed: dict[str, list[str]] = field(default_factory=dict)
     stopped_by_checks: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    gave_up: list[str] = field(default_factory=list)
     reports_refreshed: list[str] = field(default_factory=list)
     failed_checks: dict[str, list[str]] = field(default_factory=dict)  # landed file -> its failing check names
     decisions: dict[str, DecisionsOutcome] = field(default_factory=dict)
+    abandoned_runs: int = 0
 
 
 def instance_for(home: Path) -> dg.DagsterInstance:
-    """The Dagster instance under `<home>/dagster`, the one `make dev` also uses."""
+    """The Dagster instance under `<home>/dagster`, the one `make dev` also uses (open it under the home lock)."""
     dagster_home = home / "dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
@@ -36,48 +46,73 @@ def instance_for(home: Path) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(dagster_home))
 
 
+def fail_abandoned_runs(instance: dg.DagsterInstance) -> int:
+    """Mark failed the runs an earlier `run` left unfinished; call only while holding the HC_HOME lock."""
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={LAUNCHED_BY_TAG: LAUNCHED_BY_RUN}, statuses=list(IN_FLIGHT)))
+    for run in runs:
+        instance.add_run_tags(run.run_id, {REASON_TAG: DIED})
+        instance.report_run_failed(instance.get_run_by_id(run.run_id), message=DIED)
+    return len(runs)
+
+
+def fail_interrupted(instance: dg.DagsterInstance, run_key: str) -> None:
+    """Record the interrupted run as failed with its reason, so the next `run` takes the file again."""
+    for run in instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key})):
+        instance.add_run_tags(run.run_id, {REASON_TAG: INTERRUPTED})
+        if run.status in IN_FLIGHT:
+            instance.report_run_failed(instance.get_run_by_id(run.run_id), message=INTERRUPTED)
+
+
 def run_pending(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
     run_date: dt.date | None = None,
     horizon_days: int | None = None,
 ) -> RunSummary:
-    """Materialize each new object version's per-file assets, then the domain reports once."""
+    """Materialize each pending object version's per-file assets, then the domain reports when stale."""
     resources = defs.resources
     dates = RunDates.for_run(run_date, horizon_days)
-    summary = RunSummary()
+    summary = RunSummary(abandoned_runs=fail_abandoned_runs(instance))
     for domain in DOMAINS:
         objects = sorted(resources["landing"].list_objects(domain), key=lambda o: (o.last_modified, o.key))
         plan = plan_launches(domain, objects, instance)
         plan.add_partitions(instance)
+        summary.gave_up += [str(gave_up) for gave_up in plan.gave_up]
         done = summary.processed.setdefault(domain, [])
-        curated_any = False
         for run in plan.runs:
-            result = dg.materialize(
-                PER_FILE[domain],
-                partition_key=run.partition_key,
-                instance=instance,
-                resources=resources,
-                tags=run.tags,
-                run_config=quiet(run_config(PER_FILE[domain], DATED, dates)),
-                raise_on_error=False,
-            )
+            try:
+                result = dg.materialize(
+                    PER_FILE[domain],
+                    partition_key=run.partition_key,
+                    instance=instance,
+                    resources=resources,
+                    tags={**run.tags, LAUNCHED_BY_TAG: LAUNCHED_BY_RUN},
+                    run_config=quiet(run_config(PER_FILE[domain], DATED, dates)),
+                    raise_on_error=False,
+                )
+            except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
+                result = None
+            if result is None or interrupted(result):
+                fail_interrupted(instance, run.run_key)
+                raise RunInterrupted(f"interrupted while processing {run.obj.key}; it stays pending")
             done.append(run.partition_key)
             failing = tag_failed_checks(instance, result.dagster_run).get(run.partition_key)
             if failing:
                 summary.failed_checks[run.obj.key] = failing
-            curated_any = curated_any or result.success
             if not result.success:
                 where = f"{run.obj.key} ({run.partition_key})"
-                (summary.stopped_by_checks if stopped_by_checks(result) else summary.failed).append(where)
-        decisions = apply_pending_decisions(
+                if stopped_by_checks(result):
+                    instance.add_run_tags(result.run_id, {OUTCOME_TAG: STOPPED_BY_CHECKS})
+                    summary.stopped_by_checks.append(where)
+                else:
+                    instance.add_run_tags(result.run_id, {REASON_TAG: failure_message(result)})
+                    summary.failed.append(f"{where} (attempt {run.attempt}): {failure_message(result)}")
+        summary.decisions[domain] = apply_pending_decisions(
             domain, PER_FILE[domain], instance, resources, run_config(PER_FILE[domain], DATED, dates)
         )
-        summary.decisions[domain] = decisions
-        curated_any = curated_any or bool(decisions.recurated)
-        # As under the daemon: reports refresh after new curated data, not after files that were refused.
-        if curated_any:
-            reports = REPORTS[domain]
+        # As under the daemon: reports follow curated data (re-curated files included); rebuilt when missing or older.
+        reports = REPORTS[domain]
+        if reports_stale(instance, domain):
             refreshed = dg.materialize(
                 reports, instance=instance, resources=resources, run_config=quiet(run_config(reports, DATED, dates))
             )
@@ -90,6 +125,40 @@ def quiet(config: dg.RunConfig) -> dg.RunConfig:
     """The run config with a silent console logger: events, including a blocking check stopping a bad file, go to the
     instance (the UI shows them); the terminal gets the command's own summary, so bad data never reads as a crash."""
     return dg.RunConfig(ops=config.ops, loggers={"console": {"config": {"log_level": "CRITICAL"}}})
+
+
+def _latest(instance: dg.DagsterInstance, key: dg.AssetKey) -> float | None:
+    event = instance.get_latest_materialization_event(key)
+    return event.timestamp if event else None
+
+
+def reports_stale(instance: dg.DagsterInstance, domain: str) -> bool:
+    """True when curated data exists and some report is missing or older than the newest curated file."""
+    curated = [k for a in PER_FILE[domain] for k in a.keys if "curated" in k.to_user_string()]
+    newest = max((t for t in (_latest(instance, k) for k in curated) if t is not None), default=None)
+    if newest is None:
+        return False
+    report_times = [_latest(instance, k) for a in REPORTS[domain] for k in a.keys]
+    return any(t is None or t < newest for t in report_times)
+
+
+def interrupted(result: dg.ExecuteInProcessResult) -> bool:
+    """True when the run ended because the process was told to stop (SIGTERM/SIGINT), not because it broke."""
+    for event in result.all_events:
+        if event.event_type in (dg.DagsterEventType.RUN_FAILURE, dg.DagsterEventType.STEP_FAILURE):
+            error = event.event_specific_data.error if event.event_specific_data else None
+            if error and error.cls_name in ("DagsterExecutionInterruptedError", "KeyboardInterrupt"):
+                return True
+    return False
+
+
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    """The first line of the first step failure, for the run tag and the operator's one line."""
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE and event.step_failure_data.error:
+            lines = event.step_failure_data.error.message.strip().splitlines()
+            return f"{event.step_key}: {lines[-1] if lines else 'failed'}"[:300]
+    return "run failed"
 
 
 def stopped_by_checks(result: dg.ExecuteInProcessResult) -> bool:

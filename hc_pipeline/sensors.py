@@ -5,17 +5,20 @@ import time
 import dagster as dg
 
 from hc_pipeline.landing_cursor import LOOKBACK_SECONDS, LandingCursor, plan_tick
-from hc_pipeline.planner import plan_launches
+from hc_pipeline.planner import VERSION_RUN_KEY_TAG, plan_launches
 from hc_pipeline.resources.landing import LandingZone
 
 MAX_RUNS_PER_TICK = 50
+RECENT_FAILURES = 200
 
 
 def landing_sensor(domain: str, job, max_runs: int = MAX_RUNS_PER_TICK, interval_seconds: int = 15):
     """A sensor over `landing/<domain>/` that requests one run per new object version."""
 
+    name = f"{domain}_landing_sensor"
+
     @dg.sensor(
-        name=f"{domain}_landing_sensor",
+        name=name,
         job=job,
         minimum_interval_seconds=interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
@@ -32,10 +35,13 @@ def landing_sensor(domain: str, job, max_runs: int = MAX_RUNS_PER_TICK, interval
         except Exception as error:  # the listing is retried next tick; the cursor stays put
             return dg.SkipReason(f"listing landing/{domain}/ failed: {type(error).__name__}: {error}")
         chosen, after = plan_tick(objects, cursor, max_runs, full_listing_at=now if full else None)
-        plan = plan_launches(domain, chosen, context.instance)
+        retries = failed_versions(context.instance, name, objects, exclude=chosen)
+        plan = plan_launches(domain, [*retries, *chosen][:max_runs], context.instance)
+        gave_up = "".join(f"; {g}" for g in plan.gave_up)
         if not plan.runs:
             listing = "full listing" if full else f"listing after {cursor.high_key}"
-            return dg.SensorResult(skip_reason=f"no new objects among {len(objects)} ({listing})", cursor=after.dump())
+            skip = f"no new objects among {len(objects)} ({listing}){gave_up}"
+            return dg.SensorResult(skip_reason=skip, cursor=after.dump())
         return dg.SensorResult(
             run_requests=[run.run_request() for run in plan.runs],
             dynamic_partitions_requests=[plan.add_partitions_request()],
@@ -43,3 +49,13 @@ def landing_sensor(domain: str, job, max_runs: int = MAX_RUNS_PER_TICK, interval
         )
 
     return _sensor
+
+
+def failed_versions(instance: dg.DagsterInstance, sensor_name: str, objects: list, exclude: list) -> list:
+    """Listed versions whose latest runs from this sensor failed: the planner retries or gives them up."""
+    failed = instance.get_runs(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], tags={"dagster/sensor_name": sensor_name}),
+        limit=RECENT_FAILURES,
+    )
+    keys = {run.tags.get(VERSION_RUN_KEY_TAG) for run in failed} - {o.run_key for o in exclude}
+    return [o for o in objects if o.run_key in keys]

@@ -3,7 +3,17 @@
 import dagster as dg
 
 from hc_pipeline.partitions import files_partitions, partition_key_for
-from hc_pipeline.planner import KEY_TAG, RUN_KEY_TAG, plan_launches
+from hc_pipeline.planner import (
+    KEY_TAG,
+    MAX_ATTEMPTS,
+    OUTCOME_TAG,
+    REASON_TAG,
+    RUN_KEY_TAG,
+    STOPPED_BY_CHECKS,
+    VERSION_RUN_KEY_TAG,
+    FileRun,
+    plan_launches,
+)
 from hc_pipeline.resources.landing import LandedObject
 from hc_pipeline.runner import stopped_by_checks
 
@@ -62,3 +72,47 @@ def test_an_exception_is_a_crash_even_beside_a_failing_check(instance):
 
     result = _run(broken, instance)
     assert not result.success and not stopped_by_checks(result)
+
+
+def _attempt(instance, run: FileRun, succeed: bool = False, tags: dict | None = None) -> dg.ExecuteInProcessResult:
+    @dg.asset(name="attempt")
+    def attempt():
+        if not succeed:
+            raise OSError("disk full")
+        return 1
+
+    result = _run_tagged(attempt, instance, run.tags)
+    if tags:
+        instance.add_run_tags(result.run_id, tags)
+    return result
+
+
+def _run_tagged(asset, instance, tags) -> dg.ExecuteInProcessResult:
+    return dg.materialize([asset], instance=instance, tags=tags, raise_on_error=False)
+
+
+def test_a_version_whose_run_failed_is_pending_again_under_a_new_run_key_and_the_same_version_tag(instance):
+    [first] = plan_launches("patients", [A], instance).runs
+    _attempt(instance, first)
+    [retry] = plan_launches("patients", [A], instance).runs
+    assert retry.attempt == 2 and retry.run_key == f"{A.run_key}#2"
+    assert retry.tags[VERSION_RUN_KEY_TAG] == retry.run_request().tags[VERSION_RUN_KEY_TAG] == A.run_key
+    _attempt(instance, retry, succeed=True)
+    assert plan_launches("patients", [A], instance).runs == ()
+
+
+def test_after_max_attempts_a_version_is_given_up_with_the_last_reason(instance):
+    for _ in range(MAX_ATTEMPTS):
+        [run] = plan_launches("patients", [A], instance).runs
+        _attempt(instance, run, tags={REASON_TAG: f"attempt {run.attempt}: disk full"})
+    plan = plan_launches("patients", [A, B], instance)
+    assert [run.obj for run in plan.runs] == [B]
+    [gave_up] = plan.gave_up
+    assert str(gave_up) == f"{A.key}: gave up after {MAX_ATTEMPTS} attempts: attempt {MAX_ATTEMPTS}: disk full"
+
+
+def test_a_run_stopped_by_a_blocking_check_settles_its_version(instance):
+    [run] = plan_launches("patients", [A], instance).runs
+    _attempt(instance, run, tags={OUTCOME_TAG: STOPPED_BY_CHECKS})
+    plan = plan_launches("patients", [A], instance)
+    assert plan.runs == () and plan.gave_up == ()

@@ -6,7 +6,8 @@ import dagster as dg
 import pandas as pd
 
 from hc_pipeline.assets import analytics
-from hc_pipeline.assets.per_file import IO_RETRY, curated_records_asset, raw_records_asset
+from hc_pipeline.assets.per_file import curated_records_asset, raw_records_asset
+from hc_pipeline.assets.retries import retried
 from hc_pipeline.curation.patients import curate, report_findings
 from hc_pipeline.frame_types import per_file_types
 from hc_pipeline.metadata import markdown_table, model_descriptions, table_metadata
@@ -60,10 +61,10 @@ curated_records = curated_records_asset(
     key=[DOMAIN, "anomaly_report"],
     group_name=DOMAIN,
     partitions_def=files_partitions[DOMAIN],
-    retry_policy=IO_RETRY,
     ins={"curated": dg.AssetIn(key=CURATED), "quarantined": dg.AssetIn(key=QUARANTINED)},
     dagster_type=per_file_types(DOMAIN)["anomaly_report"],
 )
+@retried
 def anomaly_report(
     context: dg.AssetExecutionContext, storage: LakeStorage, curated: pd.DataFrame, quarantined: pd.DataFrame
 ) -> dg.Output[pd.DataFrame]:

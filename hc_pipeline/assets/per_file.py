@@ -10,6 +10,7 @@ import pandera.errors
 import pandera.pandas as pa
 
 from hc_pipeline.assets.landed import landed_object
+from hc_pipeline.assets.retries import retried
 from hc_pipeline.checks.builders import group_result, group_specs, spec
 from hc_pipeline.curation.rules import Curation
 from hc_pipeline.frame_types import per_file_types
@@ -26,7 +27,6 @@ from hc_pipeline.schemas.file_rows import QuarantinedRows, RawRows
 from hc_pipeline.schemas.rules import RuleGroup
 from hc_pipeline.sources.errors import UnreadableFile
 
-IO_RETRY = dg.RetryPolicy(max_retries=3, delay=0.5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 Reader = Callable[[bytes, str], pd.DataFrame]
 # (raw, run date, landed object, engine, rows to keep whatever they break) -> curation
 CurateFile = Callable[[pd.DataFrame, dt.date, LandedObject, QueryEngine, np.ndarray | None], Curation]
@@ -52,7 +52,6 @@ def raw_records_asset(
         description=description,
         dagster_type=per_file_types(domain)["raw_records"],
         partitions_def=files_partitions[domain],
-        retry_policy=IO_RETRY,
         check_specs=[
             spec(
                 key,
@@ -66,6 +65,7 @@ def raw_records_asset(
             )
         ],
     )
+    @retried
     def raw_records(context: dg.AssetExecutionContext, landing: LandingZone, storage: LakeStorage):
         obj = landed_object(context, domain, storage)
         data = landing.read_bytes(obj.key, obj.version)

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from hc_pipeline.assets.per_file import IO_RETRY
 from hc_pipeline.assets.reports import REFRESH
+from hc_pipeline.assets.retries import retried
 from hc_pipeline.partitions import DOMAINS
 from hc_pipeline.quality.figures import domain_quality
 from hc_pipeline.quality.render import render
@@ -21,8 +21,8 @@ def quality_report_asset(domain: str) -> dg.AssetsDefinition:
         description=f"A self-contained HTML page on {domain} data quality for people who never open Dagster: files, "
         "check results, rows per rule, trends and open exceptions; counts only, no identifiers.",
         automation_condition=REFRESH,
-        retry_policy=IO_RETRY,
     )
+    @retried
     def quality_report(query_engine: QueryEngine, storage: LakeStorage) -> dg.MaterializeResult:
         quality = domain_quality(query_engine, domain)
         path = storage.write_bytes(storage.path("insights", domain, "index.html"), render(quality).encode("utf-8"))

@@ -5,7 +5,7 @@ import time
 import dagster as dg
 import pandas as pd
 
-from hc_pipeline.assets.per_file import IO_RETRY
+from hc_pipeline.assets.retries import retried
 from hc_pipeline.metadata import table_metadata
 from hc_pipeline.resources.query_engine import QueryEngine
 
@@ -19,14 +19,14 @@ REFRESH = (
 
 def report_asset(domain: str, name: str, description: str):
     """Decorate a report function: key `[domain, name]`, after `<domain>/curated_records`, refreshed by itself."""
-    return dg.asset(
+    asset = dg.asset(
         key=[domain, name],
         group_name=domain,
         deps=[dg.AssetKey([domain, "curated_records"])],
         description=description,
         automation_condition=REFRESH,
-        retry_policy=IO_RETRY,
     )
+    return lambda compute: asset(retried(compute))
 
 
 def run_report(

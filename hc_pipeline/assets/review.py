@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from hc_pipeline.assets.landed import landed_object
-from hc_pipeline.assets.per_file import IO_RETRY
+from hc_pipeline.assets.retries import retried
 from hc_pipeline.checks.builders import spec
 from hc_pipeline.partitions import DOMAINS
 from hc_pipeline.resources.landing import LandingZone
@@ -62,11 +62,11 @@ def decisions_asset(domain: str):
         key=key,
         group_name=domain,
         partitions_def=decisions_partitions[domain],
-        retry_policy=IO_RETRY,
         description=f"The decided lines of one steward decisions file (landing/{decisions_prefix(domain)}/), "
         "as the ledger the per-file curation applies: correct, accept or reject per exception.",
         check_specs=[decisions_valid_spec(key, decisions_partitions[domain])],
     )
+    @retried
     def decisions(context: dg.AssetExecutionContext, landing: LandingZone, storage: LakeStorage):
         obj = landed_object(context, f"{domain}_decisions", storage)
         parsed = read_decisions(landing.read_bytes(obj.key, obj.version))

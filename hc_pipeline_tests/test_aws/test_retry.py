@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from hc_pipeline.assets.per_file import IO_RETRY
+from hc_pipeline.assets.retries import IO_RETRY
 from hc_pipeline.definitions import make_definitions
 from hc_pipeline.resources.s3_landing import S3LandingZone
 from hc_pipeline.runner import run_pending

@@ -88,3 +88,35 @@ def test_a_version_processed_by_hc_pipeline_run_is_not_requested_again(sensor, d
     assert run_pending(defs, instance).processed["patients"]
     result, _ = tick(sensor, defs, instance)
     assert result.run_requests == []
+
+
+def test_a_version_whose_sensor_run_failed_is_requested_again_with_a_new_run_key(sensor, defs, instance, land):
+    a = land("patients/a.csv", CSV)
+    first, _ = tick(sensor, defs, instance)
+    [request] = first.run_requests
+
+    @dg.asset(name="attempt")
+    def attempt():
+        raise OSError("endpoint down")
+
+    tags = {**request.tags, "dagster/run_key": request.run_key, "dagster/sensor_name": sensor.name}
+    assert not dg.materialize([attempt], instance=instance, tags=tags, raise_on_error=False).success
+    second, _ = tick(sensor, defs, instance, cursor=first.cursor)
+    assert [r.run_key for r in second.run_requests] == [f"{a.run_key}#2"]
+    assert second.run_requests[0].tags["hc/version_run_key"] == a.run_key
+
+
+def test_a_version_whose_sensor_run_stopped_on_a_blocking_check_is_not_requested_again(sensor, defs, instance, land):
+    land("patients/a.csv", CSV)
+    first, _ = tick(sensor, defs, instance)
+    [request] = first.run_requests
+
+    @dg.asset(name="guarded", check_specs=[dg.AssetCheckSpec("readable", asset="guarded", blocking=True)])
+    def guarded():
+        yield dg.Output(1)
+        yield dg.AssetCheckResult(check_name="readable", passed=False)
+
+    tags = {**request.tags, "dagster/run_key": request.run_key, "dagster/sensor_name": sensor.name}
+    assert not dg.materialize([guarded], instance=instance, tags=tags, raise_on_error=False).success
+    second, _ = tick(sensor, defs, instance, cursor=first.cursor)
+    assert second.run_requests == []

@@ -1,0 +1,47 @@
+"""Step bodies ask for their retries explicitly, so an interrupt (SIGTERM/SIGINT) is never retried.
+
+Dagster 1.13 turns an interrupt inside a step with a RetryPolicy into a retry, which keeps a stopped process running;
+a step that raises `RetryRequested` itself is retried only for the exceptions it chose.
+"""
+
+import functools
+import inspect
+from collections.abc import Callable
+
+import dagster as dg
+
+IO_RETRY = dg.RetryPolicy(max_retries=3, delay=0.5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+NOT_RETRIED = (dg.Failure, dg.RetryRequested, dg.DagsterError)
+
+
+def _retry_request(args: tuple, kwargs: dict) -> dg.RetryRequested:
+    contexts = [a for a in (*args, *kwargs.values()) if isinstance(a, dg.AssetExecutionContext | dg.OpExecutionContext)]
+    attempt = (contexts[0].retry_number if contexts else 0) + 1
+    return dg.RetryRequested(max_retries=IO_RETRY.max_retries, seconds_to_wait=IO_RETRY.calculate_delay(attempt))
+
+
+def retried(compute: Callable) -> Callable:
+    """Wrap a step body: an exception (not an interrupt, not a Dagster control-flow error) requests a retry."""
+    if inspect.isgeneratorfunction(compute):
+
+        @functools.wraps(compute)
+        def step_events(*args, **kwargs):
+            try:
+                yield from compute(*args, **kwargs)
+            except NOT_RETRIED:
+                raise
+            except Exception as error:
+                raise _retry_request(args, kwargs) from error
+
+        return step_events
+
+    @functools.wraps(compute)
+    def step(*args, **kwargs):
+        try:
+            return compute(*args, **kwargs)
+        except NOT_RETRIED:
+            raise
+        except Exception as error:
+            raise _retry_request(args, kwargs) from error
+
+    return step
