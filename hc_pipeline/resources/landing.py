@@ -25,25 +25,30 @@ class LandingZone(dg.ConfigurableResource, ABC):
         default=5000, description="A zone with fewer objects than this is listed in full every tick."
     )
 
+    @property
     @abstractmethod
+    def store(self):
+        """The Dagster-free implementation (`hc_pipeline.stores`) every method below delegates to."""
+
     def list_objects(self, domain: str, start_after: str | None = None) -> Iterator[LandedObject]:
         """Every object under `<domain>/`, in any order; with `start_after`, only keys that sort after it."""
+        return iter(self.store.list_objects(domain, start_after))
 
-    @abstractmethod
     def read_bytes(self, key: str, version: str | None = None) -> bytes:
         """The content of the object at `key`; with `version`, only if it is still that version."""
+        return self.store.read_bytes(key, version)
 
-    @abstractmethod
     def put(self, key: str, data: bytes) -> LandedObject:
         """Land `data` at `key`, replacing any earlier version."""
+        return self.store.put(key, data)
 
-    @abstractmethod
     def put_file(self, key: str, source: str | os.PathLike) -> LandedObject:
         """Land the file at `source` at `key`, streamed in constant memory."""
+        return self.store.put_file(key, source)
 
-    @abstractmethod
     def uri(self, key: str) -> str:
         """Where the object lives, for people to find it."""
+        return self.store.uri(key)
 
 
 class LocalLandingZone(LandingZone):
@@ -59,18 +64,3 @@ class LocalLandingZone(LandingZone):
         if self._store is None:
             self._store = LocalLanding(self.root)
         return self._store
-
-    def list_objects(self, domain: str, start_after: str | None = None) -> Iterator[LandedObject]:
-        return iter(self.store.list_objects(domain, start_after))
-
-    def read_bytes(self, key: str, version: str | None = None) -> bytes:
-        return self.store.read_bytes(key, version)
-
-    def put(self, key: str, data: bytes) -> LandedObject:
-        return self.store.put(key, data)
-
-    def put_file(self, key: str, source: str | os.PathLike) -> LandedObject:
-        return self.store.put_file(key, source)
-
-    def uri(self, key: str) -> str:
-        return self.store.uri(key)

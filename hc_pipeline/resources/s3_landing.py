@@ -1,12 +1,9 @@
 """The landing zone in a bucket: `s3://<bucket>/<prefix>/landing/<domain>/...`; the version is the ETag."""
 
-import os
-from collections.abc import Iterator
-
 from pydantic import Field, PrivateAttr
 
 from hc_pipeline.resources import aws
-from hc_pipeline.resources.landing import LandedObject, LandingZone
+from hc_pipeline.resources.landing import LandingZone
 from hc_pipeline.stores.s3_landing import S3Landing
 
 
@@ -40,18 +37,3 @@ class S3LandingZone(LandingZone):
     def landing_prefix(self) -> str:
         """`<prefix>/landing/`: the key prefix every landed object has."""
         return self.store.landing_prefix
-
-    def list_objects(self, domain: str, start_after: str | None = None) -> Iterator[LandedObject]:
-        return iter(self.store.list_objects(domain, start_after))
-
-    def read_bytes(self, key: str, version: str | None = None) -> bytes:
-        return self.store.read_bytes(key, version)
-
-    def put(self, key: str, data: bytes) -> LandedObject:
-        return self.store.put(key, data)
-
-    def put_file(self, key: str, source: str | os.PathLike) -> LandedObject:
-        return self.store.put_file(key, source)
-
-    def uri(self, key: str) -> str:
-        return self.store.uri(key)

@@ -12,7 +12,7 @@ from hc_pipeline.definitions import make_definitions
 from hc_pipeline.deployment import build_resources
 from hc_pipeline.event_sensor import EventCursor
 from hc_pipeline.partitions import partition_key_for
-from hc_pipeline.planner import RUN_KEY_TAG, run_tags
+from hc_pipeline.planner import RUN_KEY_TAG, FileRun
 from hc_pipeline.resources.s3_events import S3EventQueue
 from hc_pipeline_tests.test_aws.s3_fixtures import BUCKET, PREFIX, REGION, s3_client, s3_env
 
@@ -100,7 +100,7 @@ def test_announced_versions_are_requested_exactly_as_a_listing_describes_them(
     )
     by_key = {r.run_key: r for r in result.run_requests}
     for obj in listed:
-        assert by_key[obj.run_key].tags == run_tags(obj)  # same key, ETag and LastModified as the listing
+        assert by_key[obj.run_key].tags == FileRun(obj).request_tags  # same key, ETag and LastModified as a listing
         assert by_key[obj.run_key].partition_key == partition_key_for(obj.key, obj.version)
     added = sorted(k for r in result.dynamic_partitions_requests for k in r.partition_keys)
     assert added == sorted(by_key[o.run_key].partition_key for o in listed)
