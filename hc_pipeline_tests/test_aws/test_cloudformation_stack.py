@@ -2,7 +2,7 @@
 
 import ast
 import json
-from urllib.parse import unquote_plus
+import time
 
 import boto3
 import botocore.exceptions
@@ -13,7 +13,9 @@ import requests
 
 from hc_pipeline.definitions import make_definitions
 from hc_pipeline.deployment import build_resources
+from hc_pipeline.event_sensor import EventCursor
 from hc_pipeline.generate.writer import generate
+from hc_pipeline.planner import KEY_TAG
 from hc_pipeline.runner import run_pending
 from hc_pipeline_tests.conftest import RUN_DATE
 from hc_pipeline_tests.test_aws.cloudformation_stack import REGION, create_stack, template_module
@@ -121,13 +123,27 @@ def test_a_file_uploaded_to_the_stack_bucket_is_processed_end_to_end(stack, moto
     key = f"{PREFIX}/landing/facilities/{path.name}"
     s3.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes())
 
-    events = sqs.receive_message(QueueUrl=env["HC_S3_EVENT_QUEUE_URL"], MaxNumberOfMessages=10)["Messages"]
-    records = [r for m in events for r in json.loads(m["Body"]).get("Records", [])]
-    assert [(r["eventName"], unquote_plus(r["s3"]["object"]["key"])) for r in records] == [("ObjectCreated:Put", key)]
-
+    # The stack's queue drives the run: the event sensor (no listing: reconciliation is not due) requests it.
+    resources = build_resources(env)
+    defs = make_definitions(resources)
+    sensor = defs.get_sensor_def("landing_events_sensor")
     with dg.instance_for_test() as instance:
-        summary = run_pending(make_definitions(build_resources(env)), instance, RUN_DATE)
-    assert summary.processed["facilities"] and not summary.failed and not summary.stopped_by_checks
+        first = tick(sensor, resources, instance, EventCursor(reconciled_at=time.time()).dump())
+        (request,) = first.run_requests
+        assert request.tags[KEY_TAG] == f"facilities/{path.name}"
+        for added in first.dynamic_partitions_requests:
+            instance.add_dynamic_partitions(added.partitions_def_name, list(added.partition_keys))
+        run = defs.resolve_job_def(request.job_name).execute_in_process(
+            instance=instance, partition_key=request.partition_key, tags=request.tags
+        )
+        assert run.success
+        # The next tick deletes the message its run was recorded for; nothing is left on the queue.
+        second = tick(sensor, resources, instance, first.cursor)
+        assert not second.run_requests and queued_messages(sqs, env["HC_S3_EVENT_QUEUE_URL"]) == 0
+        # `run` finds the version done (processed once) and builds the reports the file made stale.
+        summary = run_pending(defs, instance, RUN_DATE)
+    assert summary.processed["facilities"] == [] and not summary.failed and not summary.stopped_by_checks
+    assert summary.reports_refreshed
 
     listed = [
         o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET) for o in p.get("Contents", [])
@@ -154,6 +170,18 @@ def test_a_file_uploaded_to_the_stack_bucket_is_processed_end_to_end(stack, moto
     assert len(tiers) == 1 and tiers[0]["TopicArn"] == env["HC_SNS_TOPIC_ARN"]
     latest = f"s3://{BUCKET}/{PREFIX}/exports/facilities/expiring_accreditations/latest.csv"
     assert f"Full list (CSV): {latest}" in tiers[0]["Message"]
+
+
+def tick(sensor, resources: dict, instance: dg.DagsterInstance, cursor: str | None):
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:
+        return sensor(context)
+
+
+def queued_messages(sqs, url: str) -> int:
+    """Visible and in-flight messages on the queue."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    return sum(int(attributes[n]) for n in names)
 
 
 def role_session(stack, endpoint: str) -> boto3.session.Session:
