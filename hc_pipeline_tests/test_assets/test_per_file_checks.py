@@ -33,5 +33,6 @@ def test_every_per_file_check_records_its_files_partition(defs, instance, land):
 def test_per_file_check_specs_share_their_assets_partitions(defs):
     partitioned = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.partitions_def is not None]
     specs = [(a, spec) for a in partitioned for spec in a.check_specs]
-    assert len(specs) == 2 * (1 + 2 + len(GROUPS))  # file_readable, schema, conservation, groups; both domains
+    # file_readable, schema, conservation, the rule groups, and decisions_valid of the decisions files; both domains
+    assert len(specs) == 2 * (1 + 2 + len(GROUPS) + 1)
     assert all(spec.partitions_def == asset.partitions_def for asset, spec in specs)
