@@ -70,7 +70,9 @@ def run_demo(patients: int, facilities: int, seed: int) -> int:
         print("\n30-day readmission rate (overall):\n" + overall.to_string(index=False))
     print(
         f"\nResults:\n  lake (parquet)   {home / 'lake'}\n  quarantine       {home / 'quarantine'}\n"
-        f"  insight reports  {home / 'insights'}\n  Dagster runs     {home / 'dagster'} (see them with `make dev`)\n"
+        f"  insight reports  {home / 'insights'}\n"
+        f"  quality reports  {home / 'insights' / 'patients' / 'index.html'}, {home / 'insights' / 'facilities' / 'index.html'}\n"
+        f"  exports          {home / 'exports'}\n  Dagster runs     {home / 'dagster'} (see them with `make dev`)\n"
         "Query them, e.g.:\n"
         '  .venv/bin/hc-pipeline query "select rule, count(*) from patients_anomaly_report group by rule"'
     )
