@@ -164,7 +164,8 @@ def test_ui_lists_the_assets_and_the_checks_in_chromium(platform, tmp_path):
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        "--window-size=1400,900",
+        # Tall enough that the catalog's virtualised list renders every asset of the group (14 in patients).
+        "--window-size=1400,2400",
         "--virtual-time-budget=20000",
     ]
     pages = {
