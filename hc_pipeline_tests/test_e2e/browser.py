@@ -12,7 +12,8 @@ from pathlib import Path
 
 from websockets.sync.client import connect
 
-FLAGS = [
+# Headless Chromium on a machine with no network but loopback: no background traffic, no first-run screens.
+HEADLESS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -21,8 +22,8 @@ FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--remote-debugging-port=0",
 ]
+FLAGS = [*HEADLESS, "--remote-debugging-port=0"]
 
 
 class Browser:

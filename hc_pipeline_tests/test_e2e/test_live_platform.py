@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from bench.deployment import Deployment, wait_for
+from hc_pipeline_tests.test_e2e.browser import HEADLESS
 
 pytestmark = pytest.mark.e2e
 
@@ -156,14 +157,7 @@ def test_ui_lists_the_assets_and_the_checks_in_chromium(platform, tmp_path):
     if chromium is None:
         pytest.fail("chromium is not installed: `make test` installs the Debian package `chromium`")
     flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        *HEADLESS,
         # Tall enough that the catalog's virtualised list renders every asset of the group (14 in patients).
         "--window-size=1400,2400",
         "--virtual-time-budget=20000",

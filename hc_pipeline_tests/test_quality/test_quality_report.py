@@ -15,20 +15,10 @@ from hc_pipeline.definitions import make_definitions
 from hc_pipeline.deployment import build_resources
 from hc_pipeline_tests.conftest import RUN_DATE, process
 from hc_pipeline_tests.steward_files import BAD_ERRORS, BAD_FILE, BAD_ROWS, BAD_WARNINGS, GOOD_FILE
+from hc_pipeline_tests.test_e2e.browser import HEADLESS
 
 BIN = Path(sys.executable).parent
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1400,1400",
-    "--virtual-time-budget=5000",
-]
+FLAGS = [*HEADLESS, "--window-size=1400,1400", "--virtual-time-budget=5000"]
 
 
 class ReportCells(HTMLParser):
