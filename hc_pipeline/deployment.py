@@ -11,7 +11,7 @@ from hc_pipeline.resources.landing import LandingZone, LocalLandingZone
 from hc_pipeline.resources.notifier import LogNotifier, Notifier, SlackWebhookNotifier, SnsNotifier, topic_region
 from hc_pipeline.resources.query_engine import DuckDBQueryEngine, QueryEngine
 from hc_pipeline.resources.storage import LakeStorage
-from hc_pipeline.stores.environment import hc_home, s3_settings
+from hc_pipeline.stores.environment import hc_home, s3_settings, settle_seconds
 
 
 def build_resources(env: Mapping[str, str] | None = None) -> dict:
@@ -52,7 +52,7 @@ def storage_and_landing(env: Mapping[str, str]) -> tuple[LakeStorage, LandingZon
     s3 = s3_settings(env)
     if s3 is None:
         storage = LakeStorage(root=str(hc_home(env)))
-        return storage, LocalLandingZone(root=storage.root, **_listing(env))
+        return storage, LocalLandingZone(root=storage.root, settle_seconds=settle_seconds(env), **_listing(env))
     from hc_pipeline.resources.s3_landing import S3LandingZone  # the AWS modules load only for S3 deployments
 
     storage = LakeStorage(root=s3.root, endpoint_url=s3.endpoint_url, sse=s3.sse, region_name=s3.region_name)

@@ -8,7 +8,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from hc_pipeline.stores.landed import LandedObject, VersionChanged
-from hc_pipeline.stores.local_landing import LocalLanding
+from hc_pipeline.stores.local_landing import SETTLE_SECONDS, LocalLanding
 
 __all__ = ["LandedObject", "LandingZone", "LocalLandingZone", "VersionChanged"]
 
@@ -55,6 +55,10 @@ class LocalLandingZone(LandingZone):
     """The landing zone as a local folder: `<root>/landing/<domain>/...`; the version is the content's MD5."""
 
     root: str
+    settle_seconds: float = Field(
+        default=SETTLE_SECONDS,
+        description="A file copied into the folder (not landed by `ingest`) is taken once unchanged this long.",
+    )
 
     _store: LocalLanding | None = PrivateAttr(default=None)
 
@@ -62,5 +66,5 @@ class LocalLandingZone(LandingZone):
     def store(self) -> LocalLanding:
         """The Dagster-free implementation, shared with `hc-pipeline ingest`."""
         if self._store is None:
-            self._store = LocalLanding(self.root)
+            self._store = LocalLanding(self.root, self.settle_seconds)
         return self._store

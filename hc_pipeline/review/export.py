@@ -5,7 +5,7 @@ import pyarrow.parquet as pq
 from upath import UPath
 
 from hc_pipeline.review.decisions import EXPORT_COLUMNS, KNOWN_COLUMNS
-from hc_pipeline.review.lake import read_parquet_folder
+from hc_pipeline.review.lake import read_parquet_folder, superseded_partitions
 
 NOT_RAW = frozenset(["source_file", "source_row", "reasons", "exception_id"])
 
@@ -13,7 +13,9 @@ NOT_RAW = frozenset(["source_file", "source_row", "reasons", "exception_id"])
 def open_exceptions(lake: UPath, domain: str, source_file: str | None = None) -> pd.DataFrame:
     """The export rows of every open exception (of one file), read from the lake's per-file tables."""
     known = read_parquet_folder(lake / domain / "exceptions", KNOWN_COLUMNS)
-    wanted = known[known["status"] == "open"]
+    # A file landed again replaces its earlier version: that version's exceptions are no longer anyone's work.
+    replaced = superseded_partitions(lake.parent / "manifests" / domain)
+    wanted = known[(known["status"] == "open") & ~known["partition_key"].isin(replaced)]
     if source_file is not None:
         wanted = wanted[wanted["source_file"] == source_file]
     frames = []

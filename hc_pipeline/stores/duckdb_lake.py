@@ -8,6 +8,7 @@ from typing import Any
 import duckdb
 
 from hc_pipeline.sql import create_duckdb_views
+from hc_pipeline.sql.versions import HISTORY, duckdb_current, duckdb_file_versions, duckdb_history, versions_view
 
 
 class DuckDBLake:
@@ -18,14 +19,31 @@ class DuckDBLake:
         self.filesystem = filesystem  # None: a local folder
         self.threads = threads
 
+    @property
+    def manifests_uri(self) -> str:
+        """The run manifests beside the lake: which object version each partition is, and when it landed."""
+        return f"{self.lake_uri.rsplit('/', 1)[0]}/manifests"
+
     def tables(self) -> dict[str, str]:
         """`<domain>_<asset>` -> the folder (URI) of each lake table with parquet files, from one listing."""
-        found = {}
+        return {name: folder for name, (folder, _) in self._layout().items()}
+
+    def _layout(self) -> dict[str, tuple[str, bool]]:
+        """`<domain>_<asset>` -> (folder, whether it holds one file per partition rather than one `data` file)."""
+        found: dict[str, tuple[str, bool]] = {}
         for relative in sorted(self._files()):
             parts = relative.split("/")
             if len(parts) == 3 and parts[2].endswith(".parquet") and not parts[2].startswith("."):
-                found.setdefault(f"{parts[0]}_{parts[1]}", f"{self.lake_uri}/{parts[0]}/{parts[1]}")
+                name, per_file = f"{parts[0]}_{parts[1]}", parts[2] != "data.parquet"
+                folder, seen = found.get(name, (f"{self.lake_uri}/{parts[0]}/{parts[1]}", False))
+                found[name] = (folder, seen or per_file)
         return found
+
+    def _has_manifests(self, domain: str) -> bool:
+        folder = f"{self.manifests_uri}/{domain}"
+        if self.filesystem is None:
+            return os.path.isdir(folder) and any(name.endswith(".json") for name in os.listdir(folder))
+        return self.filesystem.exists(folder)  # one small listing on S3, not the folder's every manifest
 
     def _files(self) -> Iterator[str]:
         """Every file below the lake, relative to it; one recursive (paginated on S3) listing."""
@@ -45,17 +63,32 @@ class DuckDBLake:
             if self.filesystem is not None:
                 # httpfs is not in the duckdb wheel and cannot be fetched offline; s3fs brings endpoint and credentials.
                 con.register_filesystem(self.filesystem)
-            tables = self.tables()
-            for name, folder in tables.items():
-                pattern = f"{folder}/*.parquet".replace("'", "''")
-                con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{pattern}', union_by_name = true)")
-            create_duckdb_views(con, set(tables))
+            layout = self._layout()
+            self._create_table_views(con, layout)
+            create_duckdb_views(con, set(layout))
             if read_only:
-                lake = f"{self.lake_uri}/".replace("'", "''")
-                con.execute(f"SET allowed_directories = ['{lake}']")
+                lake, manifests = (f"{uri}/".replace("'", "''") for uri in (self.lake_uri, self.manifests_uri))
+                con.execute(f"SET allowed_directories = ['{lake}', '{manifests}']")
                 con.execute("SET enable_external_access = false")
                 con.execute("SET lock_configuration = true")
             yield con
+
+    def _create_table_views(self, con: duckdb.DuckDBPyConnection, layout: dict[str, tuple[str, bool]]) -> None:
+        """`<table>` per lake table; per-file tables also get `<table>_history` and skip superseded versions."""
+        versioned = set()
+        for domain in {name.split("_", 1)[0] for name, (_, per_file) in layout.items() if per_file}:
+            if self._has_manifests(domain):
+                glob = f"{self.manifests_uri}/{domain}/*.json"
+                con.execute(f"CREATE VIEW {versions_view(domain)} AS {duckdb_file_versions(glob)}")
+                versioned.add(domain)
+        for name, (folder, per_file) in layout.items():
+            pattern, domain = f"{folder}/*.parquet", name.split("_", 1)[0]
+            if not per_file:
+                con.execute(f"CREATE VIEW {name} AS {duckdb_history(pattern)}")
+                continue
+            con.execute(f"CREATE VIEW {name}{HISTORY} AS {duckdb_history(pattern)}")
+            current = duckdb_current(pattern, domain) if domain in versioned else duckdb_history(pattern)
+            con.execute(f"CREATE VIEW {name} AS {current}")
 
     def rows(self, duckdb_sql: str, read_only: bool = False) -> tuple[list[str], list[tuple]]:
         """Column names and rows of one DuckDB-dialect statement."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hc_pipeline.stores.clean_exit import stop_fsspec_io_at_exit
+from hc_pipeline.stores.local_landing import SETTLE_SECONDS
 
 DEFAULT_HOME = ".hc_home"
 
@@ -73,13 +74,26 @@ def s3_client(settings: S3Settings):
     return aws.client("s3", settings.region_name, settings.endpoint_url)
 
 
+def settle_seconds(env: Mapping[str, str] | None = None) -> float:
+    """`HC_LANDING_SETTLE_SECONDS` (2): how long a file copied into the local landing folder must stay unchanged."""
+    env = os.environ if env is None else env
+    text = (env.get("HC_LANDING_SETTLE_SECONDS") or "").strip()
+    try:
+        seconds = float(text) if text else SETTLE_SECONDS
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise ValueError(f"HC_LANDING_SETTLE_SECONDS={text!r}: expected a number of seconds, 0 or more")
+    return seconds
+
+
 def landing_from_env(env: Mapping[str, str] | None = None):
     """The landing zone's Dagster-free core: the local folder or the bucket."""
     settings = s3_settings(env)
     if settings is None:
         from hc_pipeline.stores.local_landing import LocalLanding
 
-        return LocalLanding(hc_home(env))
+        return LocalLanding(hc_home(env), settle_seconds(env))
     from hc_pipeline.stores.s3_landing import S3Landing
 
     return S3Landing(s3_client(settings), settings.bucket, settings.prefix, settings.sse)

@@ -3,6 +3,7 @@
 import hashlib
 import io
 import os
+import time
 import uuid
 from pathlib import Path
 from typing import BinaryIO
@@ -10,12 +11,19 @@ from typing import BinaryIO
 from hc_pipeline.stores.digests import DigestIndex, md5_stream, stat_stamp
 from hc_pipeline.stores.landed import LandedObject, VersionChanged
 
+SETTLE_SECONDS = 2.0
+
 
 class LocalLanding:
-    """Lists, reads and receives landed files; remembers digests so listing reads only new or changed files."""
+    """Lists, reads and receives landed files; remembers digests so listing reads only new or changed files.
 
-    def __init__(self, root: str | os.PathLike):
+    A file copied into the folder by other means than `put` is taken once it has not changed for `settle_seconds`,
+    so a half-copied file never becomes a version; files landed by `put` (atomic rename) are taken at once.
+    """
+
+    def __init__(self, root: str | os.PathLike, settle_seconds: float = SETTLE_SECONDS):
         self.root = Path(root)
+        self.settle_seconds = settle_seconds
         self.landing = self.root / "landing"
         self.index = DigestIndex(self.root / "index" / "landing-digests.sqlite")
         # Bytes read to compute versions, for tests and benchmarks: unchanged files cost none.
@@ -29,8 +37,9 @@ class LocalLanding:
         if not folder.is_dir():
             raise NotADirectoryError(f"{folder} is not a folder")
         known = self.index.load(domain)
-        found, fresh = [], []
-        for key, path in _files(str(self.landing), domain):
+        found, fresh, settled_before = [], [], time.time() - self.settle_seconds
+        listed = _files(str(self.landing), domain)
+        for key, path in listed:
             if start_after and key <= start_after:
                 continue
             try:
@@ -41,14 +50,16 @@ class LocalLanding:
             remembered = known.get(key)
             if remembered and remembered[0] == stamp:
                 digest = remembered[1]
+            elif stat.st_mtime > settled_before:
+                continue  # still being written, perhaps: the next listing looks again
             else:
                 with open(path, "rb") as handle:
                     digest, size = md5_stream(handle)
                 self.bytes_hashed += size
                 fresh.append((key, stamp, digest))
             found.append(LandedObject(key=key, version=digest, last_modified=stat.st_mtime, size=stat.st_size))
-        # A partial listing cannot tell which files are gone.
-        gone = set() if start_after else known.keys() - {obj.key for obj in found}
+        # A partial listing cannot tell which files are gone; a file still settling is not gone.
+        gone = set() if start_after else known.keys() - {key for key, _ in listed}
         self.index.update(fresh, gone=gone)
         return found
 

@@ -28,9 +28,13 @@ def start_run(home: Path, *extra: str) -> subprocess.Popen:
     )
 
 
-def hc(home: Path, *args: str) -> subprocess.CompletedProcess:
+def hc(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(BIN / "hc-pipeline"), *args], env=env_for(home), capture_output=True, text=True, timeout=600
+        [str(BIN / "hc-pipeline"), *args],
+        env={**env_for(home), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 

@@ -44,7 +44,7 @@ def test_overwrite_with_new_content_requests_a_new_partition(sensor, defs, insta
     first, _ = tick(sensor, defs, instance)
     path = home / "landing" / "patients" / "a.csv"
     path.write_bytes(CSV + b"P9,30,F,2024-03-01,2024-03-02,Flu\n")
-    os.utime(path, (path.stat().st_mtime + 5, path.stat().st_mtime + 5))
+    os.utime(path, (path.stat().st_mtime - 5, path.stat().st_mtime - 5))  # written earlier: settled
     second, _ = tick(sensor, defs, instance, cursor=first.cursor)
     assert len(second.run_requests) == 1
     assert second.run_requests[0].partition_key != partition_key_for(first_version.key, first_version.version)

@@ -3,6 +3,7 @@
 import hashlib
 import io
 import os
+import time
 
 import pytest
 
@@ -24,20 +25,20 @@ def test_put_file_streams_the_file_and_its_version_is_the_content_md5(tmp_path):
 
 
 def test_listing_with_nothing_new_reads_no_file_content(tmp_path):
-    landing = LocalLanding(tmp_path)
+    landing = LocalLanding(tmp_path, settle_seconds=0)
     folder = tmp_path / "landing" / "patients"
     folder.mkdir(parents=True)
     for i in range(50):
         (folder / f"{i:03}.csv").write_bytes(b"patient_id\n" + str(i).encode() * 100)
     first = landing.list_objects("patients")
     assert landing.bytes_hashed == sum(p.stat().st_size for p in folder.iterdir())
-    again = LocalLanding(tmp_path)  # a new process: the digests come from the index under the root
+    again = LocalLanding(tmp_path, settle_seconds=0)  # a new process: the digests come from the index under the root
     assert again.list_objects("patients") == first and again.bytes_hashed == 0
     assert {o.version for o in first} == {md5((folder / o.key.split("/")[1]).read_bytes()) for o in first}
 
 
 def test_a_changed_file_is_hashed_again_and_only_it(tmp_path):
-    landing = LocalLanding(tmp_path)
+    landing = LocalLanding(tmp_path, settle_seconds=0)
     folder = tmp_path / "landing" / "patients"
     folder.mkdir(parents=True)
     (folder / "a.csv").write_bytes(b"a,b\n1,2\n")
@@ -98,4 +99,20 @@ def test_the_index_never_makes_a_listing_fail(tmp_path):
     landing = LocalLanding(tmp_path)
     landing.put("patients/a.csv", b"x")
     landing.index.path.write_bytes(b"not a sqlite file")
-    assert [o.version for o in LocalLanding(tmp_path).list_objects("patients")] == [md5(b"x")]
+    # Without the index a landed file cannot be told from one being copied in: it is taken once settled.
+    assert LocalLanding(tmp_path).list_objects("patients") == []
+    assert [o.version for o in LocalLanding(tmp_path, settle_seconds=0).list_objects("patients")] == [md5(b"x")]
+
+
+def test_a_file_copied_in_is_taken_once_unchanged_for_the_settle_time(tmp_path):
+    landing = LocalLanding(tmp_path, settle_seconds=30)
+    landing.put("patients/landed.csv", b"a,b\n1,2\n")  # landed by an atomic rename: taken at once
+    copying = tmp_path / "landing" / "patients" / "copying.csv"
+    copying.write_bytes(b"a,b\n3,")
+    assert [o.key for o in landing.list_objects("patients")] == ["patients/landed.csv"]
+    assert landing.bytes_hashed == 0
+    copying.write_bytes(b"a,b\n3,4\n")
+    settled = time.time() - 31
+    os.utime(copying, (settled, settled))
+    listed = {o.key: o.version for o in landing.list_objects("patients")}
+    assert listed["patients/copying.csv"] == md5(b"a,b\n3,4\n")
