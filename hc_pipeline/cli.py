@@ -69,7 +69,7 @@ def cmd_run(args) -> int:
     try:
         # One writer per HC_HOME: the instance's schema is created and runs are planned under the lock.
         with exclusive_home(home, wait_seconds=args.wait):
-            summary = run_pending(_defs(), instance_for(home), args.as_of, args.horizon_days)
+            summary = run_pending(_defs(), instance_for(home), args.as_of, args.horizon_days, progress=sys.stdout)
     except HomeBusy as busy:
         print(
             f"hc-pipeline run: {busy}; nothing done, try again when it ends (or pass --wait SECONDS)", file=sys.stderr

@@ -3,12 +3,14 @@
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import dagster as dg
 
 from hc_pipeline.assets.domains import DATED, PER_FILE, REPORTS
 from hc_pipeline.partitions import DOMAINS
 from hc_pipeline.planner import IN_FLIGHT, OUTCOME_TAG, REASON_TAG, RUN_KEY_TAG, STOPPED_BY_CHECKS, plan_launches
+from hc_pipeline.progress import FileProgress
 from hc_pipeline.review_runs import DecisionsOutcome, apply_pending_decisions
 from hc_pipeline.run_checks import tag_failed_checks
 from hc_pipeline.run_dates import RunDates, run_config
@@ -68,8 +70,12 @@ def run_pending(
     instance: dg.DagsterInstance,
     run_date: dt.date | None = None,
     horizon_days: int | None = None,
+    progress: TextIO | None = None,
 ) -> RunSummary:
-    """Materialize each pending object version's per-file assets, then the domain reports when stale."""
+    """Materialize each pending object version's per-file assets, then the domain reports when stale.
+
+    With `progress`, a line per file goes there as it ends (n of N, rows, rows/s).
+    """
     resources = defs.resources
     dates = RunDates.for_run(run_date, horizon_days)
     summary = RunSummary(abandoned_runs=fail_abandoned_runs(instance))
@@ -79,7 +85,10 @@ def run_pending(
         plan.add_partitions(instance)
         summary.gave_up += [str(gave_up) for gave_up in plan.gave_up]
         done = summary.processed.setdefault(domain, [])
+        shown = FileProgress(progress, domain, len(plan.runs)) if progress is not None else None
         for run in plan.runs:
+            if shown:
+                shown.start(run.obj.key)
             try:
                 result = dg.materialize(
                     PER_FILE[domain],
@@ -96,6 +105,15 @@ def run_pending(
                 fail_interrupted(instance, run.run_key)
                 raise RunInterrupted(f"interrupted while processing {run.obj.key}; it stays pending")
             done.append(run.partition_key)
+            if shown:
+                outcome = (
+                    "done"
+                    if result.success
+                    else "stopped by a blocking check"
+                    if stopped_by_checks(result)
+                    else "failed"
+                )
+                shown.finish(run.obj.key, rows_read(result, domain), outcome)
             failing = tag_failed_checks(instance, result.dagster_run).get(run.partition_key)
             if failing:
                 summary.failed_checks[run.obj.key] = failing
@@ -119,6 +137,16 @@ def run_pending(
             tag_failed_checks(instance, refreshed.dagster_run)
             summary.reports_refreshed += [k.to_user_string() for a in reports for k in a.keys]
     return summary
+
+
+def rows_read(result: dg.ExecuteInProcessResult, domain: str) -> int | None:
+    """The row count the run's `raw_records` materialization recorded, if it got that far."""
+    for event in result.get_asset_materialization_events():
+        materialization = event.materialization
+        if materialization.asset_key == dg.AssetKey([domain, "raw_records"]):
+            count = materialization.metadata.get("dagster/row_count")
+            return int(count.value) if count is not None else None
+    return None
 
 
 def quiet(config: dg.RunConfig) -> dg.RunConfig:

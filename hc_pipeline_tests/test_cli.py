@@ -46,6 +46,18 @@ def test_run_processes_each_landed_file_once(landed):
     assert second.returncode == 0 and "patients: processed 0 new file(s)" in second.stdout
 
 
+def test_run_shows_each_file_with_its_rows_and_rate_as_plain_lines(landed):
+    home, samples, first = landed
+    lines = [line for line in first.stdout.splitlines() if line.startswith("patients: file ")]
+    names = sorted(p.name for p in (samples / "patients").iterdir())
+    assert [line.split(": ")[2] for line in lines] == [f"patients/{name}" for name in names]
+    assert [line.split(": ")[1] for line in lines] == ["file 1 of 2", "file 2 of 2"]
+    raw = hc(home, "query", "SELECT count(*) AS n FROM patients_raw_records", "--format", "json")
+    rows = sum(int(line.split(": ")[3].split(" rows")[0].replace(",", "")) for line in lines)
+    assert rows == json.loads(raw.stdout)[0]["n"]
+    assert all("rows/s), done" in line for line in lines) and "\x1b" not in first.stdout  # not a terminal
+
+
 def test_query_prints_rule_counts_that_match_the_lake(landed):
     home, _, _ = landed
     out = hc(

@@ -16,7 +16,9 @@ def landed_object(context: dg.AssetExecutionContext, domain: str, storage: LakeS
     if KEY_TAG in tags:
         obj = LandedObject(tags[KEY_TAG], tags[VERSION_TAG], float(tags[MODIFIED_TAG]), -1)
         if not manifest.exists():
-            storage.write_json(manifest, {"key": obj.key, "version": obj.version, "last_modified": obj.last_modified})
+            # One line: Athena's JSON SerDe reads the manifests as the `<domain>_manifests` table.
+            record = {"key": obj.key, "version": obj.version, "last_modified": obj.last_modified}
+            storage.write_bytes(manifest, json.dumps(record).encode("utf-8"))
         return obj
     if not manifest.exists():
         raise dg.Failure(

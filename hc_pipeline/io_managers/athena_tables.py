@@ -12,6 +12,7 @@ from hc_pipeline.io_managers.parquet import ParquetUPathIOManager
 from hc_pipeline.resources.athena import AthenaQueryEngine, AthenaQueryError, CatalogTable
 from hc_pipeline.resources.storage import LakeStorage
 from hc_pipeline.sql import views_over
+from hc_pipeline.sql.versions import HISTORY, athena_current, athena_file_versions, athena_manifests_ddl, versions_view
 
 _PLAIN_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _SIGNED = {8: "tinyint", 16: "smallint", 32: "int", 64: "bigint"}
@@ -145,7 +146,11 @@ class AthenaTablesUPathIOManager(ParquetUPathIOManager):
         with path.open("rb") as handle:
             schema = pq.read_schema(handle)
         table = table_name(context.asset_key)
-        statements = self.sync_table(table, athena_columns(schema), f"{path.parent}/", untyped_columns(schema))
+        # One file per partition: the files are `<table>_history`, and `<table>` a view of each key's newest version.
+        stored = f"{table}{HISTORY}" if context.has_asset_partitions else table
+        statements = self.sync_table(stored, athena_columns(schema), f"{path.parent}/", untyped_columns(schema))
+        if context.has_asset_partitions:
+            statements += self.sync_current_view(context.asset_key.path[0], table, history_changed=bool(statements))
         context.add_output_metadata(
             {
                 "athena/table": f"{self._engine.database}.{table}",
@@ -175,12 +180,31 @@ class AthenaTablesUPathIOManager(ParquetUPathIOManager):
             statements = [*statements, *views]
         return statements
 
+    def sync_current_view(self, domain: str, table: str, history_changed: bool) -> list[str]:
+        """Create the view `<table>` over `<table>_history` minus superseded versions; returns the statements run."""
+        database = self._engine.database
+        current = self._engine.catalog_table(table)
+        if current is not None and current.kind == "VIRTUAL_VIEW" and not history_changed:
+            return []
+        # A table from before versions were kept apart: dropping the EXTERNAL table leaves its files, now `_history`.
+        statements = [drop_table_ddl(database, table)] if current is not None and current.kind != "VIRTUAL_VIEW" else []
+        statements += [
+            athena_manifests_ddl(database, domain, f"{self._storage.path('manifests', domain)}/"),
+            create_view_ddl(database, versions_view(domain), athena_file_versions(database, domain)),
+            create_view_ddl(database, table, athena_current(database, table, domain)),
+            *(create_view_ddl(database, view, select) for view, select in views_over({table}).items()),
+        ]
+        for statement in statements:
+            self._engine.query(statement)
+        return statements
+
     def load_input(self, context: dg.InputContext):
         if not (self._read_via_sql and context.has_asset_key):
             return super().load_input(context)
         table = f'"{self._engine.database}"."{table_name(context.asset_key)}"'
         if not context.has_asset_partitions:
             return self._engine.query(f"SELECT * FROM {table}")
+        table = f'"{self._engine.database}"."{table_name(context.asset_key)}{HISTORY}"'  # "$path" is the table's
         # "$path" names the one file the IO manager wrote: no partition column or Hive layout needed.
         frames = {
             key: self._engine.query(f"""SELECT * FROM {table} WHERE "$path" = '{str(path).replace("'", "''")}'""")

@@ -41,6 +41,7 @@ class CatalogTable:
 
     columns: dict[str, str]
     location: str
+    kind: str = "EXTERNAL_TABLE"  # or VIRTUAL_VIEW
 
 
 def poll_delays(start: float, cap: float) -> Iterator[float]:
@@ -160,6 +161,7 @@ class AthenaQueryEngine(QueryEngine):
         return CatalogTable(
             columns={column["Name"].lower(): column["Type"] for column in columns},
             location=descriptor.get("Location", ""),
+            kind=found.get("TableType") or "EXTERNAL_TABLE",
         )
 
 

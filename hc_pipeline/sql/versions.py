@@ -4,6 +4,7 @@ HISTORY = "_history"
 # The partition key is the stem of each per-file parquet and of each manifest (`manifests/<domain>/<key>.json`).
 STEM = r"regexp_extract({column}, '([^/]+)\.{extension}$', 1)"
 _FILE = "hc_parquet_file"
+_PATH = '"$path"'  # Athena's hidden column: the S3 object each row was read from
 
 
 def versions_view(domain: str) -> str:
@@ -19,9 +20,9 @@ def _current_versions(select_manifests: str) -> str:
     )
 
 
-def _superseded(domain: str, partition_of_row: str) -> str:
+def _superseded(versions: str, partition_of_row: str) -> str:
     # A file with no manifest (written before manifests, or by a test) is never superseded.
-    return f"{partition_of_row} NOT IN (SELECT partition_key FROM {versions_view(domain)} WHERE NOT is_current)"
+    return f"{partition_of_row} NOT IN (SELECT partition_key FROM {versions} WHERE NOT is_current)"
 
 
 def duckdb_file_versions(manifests_glob: str) -> str:
@@ -46,5 +47,32 @@ def duckdb_current(parquet_glob: str, domain: str) -> str:
     glob = parquet_glob.replace("'", "''")
     return (
         f"SELECT * EXCLUDE ({_FILE}) FROM read_parquet('{glob}', union_by_name = true, filename = '{_FILE}') "
-        f"WHERE {_superseded(domain, STEM.format(column=_FILE, extension='parquet'))}"
+        f"WHERE {_superseded(versions_view(domain), STEM.format(column=_FILE, extension='parquet'))}"
     )
+
+
+def athena_manifests_ddl(database: str, domain: str, location: str) -> str:
+    """Athena: the domain's run manifests (one JSON object a file, on one line) as an external table."""
+    return (
+        f"CREATE EXTERNAL TABLE IF NOT EXISTS `{database}`.`{domain}_manifests` "
+        "(`key` string, `version` string, `last_modified` double)\n"
+        "ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe' WITH SERDEPROPERTIES ('ignore.malformed.json' = 'true')\n"
+        f"LOCATION '{location.replace(chr(39), chr(39) * 2)}'"
+    )
+
+
+def athena_file_versions(database: str, domain: str) -> str:
+    """Athena: the domain's versions, `is_current` on the newest per object key."""
+    manifests = (
+        f"SELECT {STEM.format(column=_PATH, extension='json')} AS partition_key, "
+        '"key" AS source_file, version, from_unixtime(last_modified) AS landed_at '
+        f'FROM "{database}"."{domain}_manifests" WHERE "key" IS NOT NULL'
+    )
+    return _current_versions(manifests)
+
+
+def athena_current(database: str, table: str, domain: str) -> str:
+    """Athena: a per-file table's current rows, from `<table>_history` minus superseded versions."""
+    partition = STEM.format(column=_PATH, extension="parquet")
+    versions = f'"{database}".{versions_view(domain)}'
+    return f'SELECT * FROM "{database}"."{table}{HISTORY}" WHERE {_superseded(versions, partition)}'

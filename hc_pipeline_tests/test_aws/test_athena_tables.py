@@ -198,10 +198,10 @@ def test_all_null_column_does_not_retype_the_table(lake):
 def test_partition_reads_back_through_sql_on_path_or_from_parquet(lake, read_via_sql):
     partitions = dg.StaticPartitionsDefinition(["a.csv@1", "b.csv@2"])
     frame = pd.DataFrame({"patient_id": ["P1", "P2"], "age": [40, 51]})
+    ddl = [{"rows": [], "column_info": []}] * 5  # the history table, manifests, versions view, table view, shared view
     preset_results(
         lake.endpoint_url,
-        {"rows": [], "column_info": []},  # the CREATE TABLE takes the first
-        {"rows": [], "column_info": []},  # the CREATE VIEW of the shared view over it takes the second
+        *ddl,
         athena_result([("patient_id", "varchar"), ("age", "integer")], [["P1", 40], ["P2", 51]]),
     )
     seen = {}
@@ -225,14 +225,32 @@ def test_partition_reads_back_through_sql_on_path_or_from_parquet(lake, read_via
     assert result.success
     pd.testing.assert_frame_equal(seen["frame"], frame, check_dtype=False)
     statements = executed_sql(lake.endpoint_url)
-    assert statements[0].startswith("CREATE EXTERNAL TABLE")
-    assert statements[1].startswith('CREATE OR REPLACE VIEW "hc"."patients_stays" AS')
+    assert statements[0].startswith("CREATE EXTERNAL TABLE IF NOT EXISTS `hc`.`patients_curated_records_history`")
+    assert statements[1].startswith("CREATE EXTERNAL TABLE IF NOT EXISTS `hc`.`patients_manifests`")
+    assert f"LOCATION '{lake.root}/manifests/patients/'" in statements[1]
+    assert statements[2].startswith('CREATE OR REPLACE VIEW "hc"."patients_file_versions" AS')
+    assert statements[3].startswith('CREATE OR REPLACE VIEW "hc"."patients_curated_records" AS')
+    assert '"hc"."patients_curated_records_history"' in statements[3] and "NOT is_current" in statements[3]
+    assert statements[4].startswith('CREATE OR REPLACE VIEW "hc"."patients_stays" AS')
+    for view in statements[2:5]:
+        sqlglot.parse_one(view, read="athena")
     if read_via_sql:
         path = f"{lake.root}/lake/patients/curated_records/a.csv@1.parquet"
-        assert statements[2:] == [f"""SELECT * FROM "hc"."patients_curated_records" WHERE "$path" = '{path}'"""]
-        sqlglot.parse_one(statements[2], read="athena")
+        assert statements[5:] == [f"""SELECT * FROM "hc"."patients_curated_records_history" WHERE "$path" = '{path}'"""]
+        sqlglot.parse_one(statements[5], read="athena")
     else:
-        assert statements[2:] == []
+        assert statements[5:] == []
+
+
+def test_a_table_from_before_versions_becomes_history_and_a_view(lake):
+    """An existing external table of a per-file asset is dropped (its files stay) and recreated as the view."""
+    seed_catalog(lake.endpoint_url, f"{lake.root}/lake/facilities/curated_records/", {"facility_id": "string"})
+    manager = io_manager(lake).create_io_manager(None)
+    statements = manager.sync_current_view("facilities", "facilities_curated_records", history_changed=False)
+    assert statements[0] == "DROP TABLE IF EXISTS `hc`.`facilities_curated_records`"
+    assert statements[3].startswith('CREATE OR REPLACE VIEW "hc"."facilities_curated_records" AS')
+    assert statements[4].startswith('CREATE OR REPLACE VIEW "hc"."facilities_latest_records" AS')
+    assert executed_sql(lake.endpoint_url) == statements
 
 
 def test_local_storage_root_is_refused(tmp_path):
