@@ -4,7 +4,7 @@ import json
 
 import dagster as dg
 
-from hc_pipeline.planner import KEY_TAG, MODIFIED_TAG, VERSION_TAG
+from hc_pipeline.planner import IN_FLIGHT, KEY_TAG, MODIFIED_TAG, VERSION_RUN_KEY_TAG, VERSION_TAG
 from hc_pipeline.resources.landing import LandedObject
 from hc_pipeline.resources.storage import LakeStorage
 
@@ -27,3 +27,28 @@ def landed_object(context: dg.AssetExecutionContext, domain: str, storage: LakeS
         )
     record = json.loads(manifest.read_text())
     return LandedObject(record["key"], record["version"], record["last_modified"], -1)
+
+
+def stop_if_duplicate(context: dg.AssetExecutionContext) -> None:
+    """Fail a launch of a version that an earlier run is processing or has processed.
+
+    `run` and a daemon on one instance plan from the same history, but both may launch the same version in the
+    moment between planning and launch; the later-created run stops here, before anything is written.
+    """
+    version_key = context.run.tags.get(VERSION_RUN_KEY_TAG)
+    if not version_key:
+        return  # a re-run from the UI or a re-curation: run on purpose
+    records = context.instance.get_run_records(filters=dg.RunsFilter(tags={VERSION_RUN_KEY_TAG: version_key}))
+    mine = next((r for r in records if r.dagster_run.run_id == context.run_id), None)
+    earlier = [
+        r
+        for r in records
+        if r.dagster_run.run_id != context.run_id
+        and (mine is None or r.create_timestamp < mine.create_timestamp)
+        and (r.dagster_run.status in IN_FLIGHT or r.dagster_run.status == dg.DagsterRunStatus.SUCCESS)
+    ]
+    if earlier:
+        raise dg.Failure(
+            f"{context.run.tags.get(KEY_TAG, version_key)}: this version is already processed by run "
+            f"{earlier[0].dagster_run.run_id[:8]}; this duplicate launch stopped before writing anything"
+        )

@@ -9,7 +9,7 @@ import pandas as pd
 import pandera.errors
 import pandera.pandas as pa
 
-from hc_pipeline.assets.landed import landed_object
+from hc_pipeline.assets.landed import landed_object, stop_if_duplicate
 from hc_pipeline.assets.retries import retried
 from hc_pipeline.checks.builders import group_result, group_specs, spec
 from hc_pipeline.curation.rules import Curation
@@ -67,6 +67,7 @@ def raw_records_asset(
     )
     @retried
     def raw_records(context: dg.AssetExecutionContext, landing: LandingZone, storage: LakeStorage):
+        stop_if_duplicate(context)
         obj = landed_object(context, domain, storage)
         data = landing.read_bytes(obj.key, obj.version)
         try:
