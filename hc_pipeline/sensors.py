@@ -5,7 +5,7 @@ import time
 import dagster as dg
 
 from hc_pipeline.landing_cursor import LOOKBACK_SECONDS, LandingCursor, plan_tick
-from hc_pipeline.planner import VERSION_RUN_KEY_TAG, plan_launches
+from hc_pipeline.planner import VERSION_RUN_KEY_TAG, plan_launches, set_aside_runs
 from hc_pipeline.resources.landing import LandingZone
 
 MAX_RUNS_PER_TICK = 50
@@ -52,10 +52,12 @@ def landing_sensor(domain: str, job, max_runs: int = MAX_RUNS_PER_TICK, interval
 
 
 def failed_versions(instance: dg.DagsterInstance, sensor_name: str, objects: list, exclude: list) -> list:
-    """Listed versions whose latest runs from this sensor failed: the planner retries or gives them up."""
+    """Listed versions whose latest runs from this sensor failed, or whose runs a steward set aside (whoever
+    launched them): the planner retries or gives them up."""
     failed = instance.get_runs(
         filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], tags={"dagster/sensor_name": sensor_name}),
         limit=RECENT_FAILURES,
     )
+    failed = [*failed, *set_aside_runs(instance, RECENT_FAILURES)]
     keys = {run.tags.get(VERSION_RUN_KEY_TAG) for run in failed} - {o.run_key for o in exclude}
     return [o for o in objects if o.run_key in keys]

@@ -120,3 +120,25 @@ def test_a_version_whose_sensor_run_stopped_on_a_blocking_check_is_not_requested
     assert not dg.materialize([guarded], instance=instance, tags=tags, raise_on_error=False).success
     second, _ = tick(sensor, defs, instance, cursor=first.cursor)
     assert second.run_requests == []
+
+
+def test_a_version_given_up_by_hc_pipeline_run_is_requested_again_once_a_steward_retries_it(
+    sensor, defs, instance, land
+):
+    from hc_pipeline.planner import MAX_ATTEMPTS, FileRun
+    from hc_pipeline.steward_retry import retry
+
+    a = land("patients/a.csv", CSV)
+    first, _ = tick(sensor, defs, instance)
+
+    @dg.asset(name="attempt")
+    def attempt():
+        raise OSError("disk full")
+
+    for n in range(1, MAX_ATTEMPTS + 1):  # as `hc-pipeline run` launches them: no sensor tag
+        assert not dg.materialize([attempt], instance=instance, tags=FileRun(a, n).tags, raise_on_error=False).success
+    given_up, _ = tick(sensor, defs, instance, cursor=first.cursor)
+    assert given_up.run_requests == []
+    retry(instance, defs.resources["landing"], a.key)
+    again, _ = tick(sensor, defs, instance, cursor=given_up.cursor)
+    assert [r.run_key for r in again.run_requests] == [f"{a.run_key}#{MAX_ATTEMPTS + 1}"]
