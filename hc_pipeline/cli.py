@@ -1,4 +1,4 @@
-"""The `hc-pipeline` command: generate, ingest, run, query, review, report, demo."""
+"""The `hc-pipeline` command: generate, ingest, run, retry, query, review, report, demo."""
 
 import argparse
 import datetime as dt
@@ -110,6 +110,28 @@ def cmd_run(args) -> int:
     return 1 if summary.failed or summary.gave_up or decisions_failed else 0
 
 
+def cmd_retry(args) -> int:
+    from hc_pipeline.home_lock import HomeBusy, exclusive_home
+    from hc_pipeline.runner import instance_for
+    from hc_pipeline.steward_retry import NotGivenUp, retry
+    from hc_pipeline.stores.environment import hc_home
+
+    home = hc_home()
+    try:
+        with exclusive_home(home, wait_seconds=args.wait):  # `run` plans under this lock: never half a retry
+            done = retry(instance_for(home), _defs().resources["landing"], args.key, args.domain)
+    except HomeBusy as busy:
+        print(
+            f"hc-pipeline retry: {busy}; nothing done, try again when it ends (or pass --wait SECONDS)", file=sys.stderr
+        )
+        return 3
+    except NotGivenUp as refused:
+        print(f"hc-pipeline retry: {refused}", file=sys.stderr)
+        return 2
+    print(done)
+    return 0
+
+
 def cmd_query(args) -> int:
     from hc_pipeline.lake_query import QueryRefused, run_query, write_rows
 
@@ -185,6 +207,14 @@ def parser() -> argparse.ArgumentParser:
         "--wait", type=float, default=0.0, help="seconds to wait while another run holds HC_HOME (default: exit 3)"
     )
     run.set_defaults(func=cmd_run)
+
+    retry = commands.add_parser("retry", help="give a landed file that gave up fresh attempts on the next run")
+    retry.add_argument("key", help="the landed object's key, e.g. patients/admissions.csv")
+    retry.add_argument("--domain", choices=DOMAINS, default=None, help="the domain, when KEY is given without it")
+    retry.add_argument(
+        "--wait", type=float, default=0.0, help="seconds to wait while a run holds HC_HOME (default: exit 3)"
+    )
+    retry.set_defaults(func=cmd_retry)
 
     query = commands.add_parser("query", help="run Athena-dialect SQL over the lake tables")
     query.add_argument("sql")

@@ -2,7 +2,9 @@
 
 The landing sensors and `hc-pipeline run` both plan here, so a version run by one is never run by the other.
 A version is done when a run of it succeeded or stopped on a blocking check (bad data, recorded); a version whose
-runs failed or died is pending again, up to MAX_ATTEMPTS runs, then given up with the last run's reason.
+runs failed or died is pending again, up to MAX_ATTEMPTS runs, then given up with the last run's reason (and
+that run tagged `hc/outcome=gave_up` for the UI). `hc-pipeline retry` tags the failed runs `hc/set_aside`: they no
+longer count, so the version gets MAX_ATTEMPTS fresh attempts; attempt numbers still count every run.
 """
 
 from collections.abc import Iterable
@@ -18,7 +20,9 @@ KEY_TAG, VERSION_TAG, MODIFIED_TAG = "hc/object_key", "hc/object_version", "hc/l
 # Every attempt at one object version carries the version's run key here; Dagster's run key gets `#<attempt>`.
 VERSION_RUN_KEY_TAG = "hc/version_run_key"
 OUTCOME_TAG, REASON_TAG = "hc/outcome", "hc/failure_reason"
-STOPPED_BY_CHECKS, FAILED = "stopped_by_checks", "failed"
+STOPPED_BY_CHECKS, FAILED, GAVE_UP = "stopped_by_checks", "failed", "gave_up"
+# Set on failed runs by `hc-pipeline retry` (value: when); such runs no longer count toward MAX_ATTEMPTS.
+SET_ASIDE_TAG = "hc/set_aside"
 MAX_ATTEMPTS = 3
 
 IN_FLIGHT = {
@@ -110,11 +114,28 @@ def plan_launches(
         past = history.get(obj.run_key, [])
         if any(run.status in IN_FLIGHT or is_done(run, instance) for run in past):
             continue
-        if len(past) >= max_attempts:
-            gave_up.append(GaveUp(obj, len(past), failure_reason(past[0])))
+        counted = [run for run in past if SET_ASIDE_TAG not in run.tags]
+        if len(counted) >= max_attempts:
+            if counted[0].tags.get(OUTCOME_TAG) != GAVE_UP:  # once, so a steward filtering runs in the UI sees it
+                instance.add_run_tags(counted[0].run_id, {OUTCOME_TAG: GAVE_UP})
+            gave_up.append(GaveUp(obj, len(counted), failure_reason(counted[0])))
         else:
-            runs.append(FileRun(obj, attempt=len(past) + 1))
+            runs.append(FileRun(obj, attempt=next_attempt(past)))
     return LaunchPlan(domain, tuple(runs), tuple(gave_up))
+
+
+def next_attempt(past: list[dg.DagsterRun]) -> int:
+    """One more than any attempt so far, set aside or not: a Dagster run key is never used twice."""
+    numbers = [int(n) for run in past if (n := run.tags.get(RUN_KEY_TAG, "").rpartition("#")[2]).isdigit()]
+    return max([len(past), *numbers]) + 1
+
+
+def set_aside_runs(instance: dg.DagsterInstance, limit: int, stamps: int = 100) -> list[dg.DagsterRun]:
+    """Runs a steward set aside in the last `stamps` `hc-pipeline retry` calls, newest first, whoever launched them."""
+    values = sorted({v for _key, found in instance.get_run_tags(tag_keys=[SET_ASIDE_TAG]) for v in found})
+    if not values:
+        return []
+    return list(instance.get_runs(filters=dg.RunsFilter(tags={SET_ASIDE_TAG: values[-stamps:]}), limit=limit))
 
 
 def already_run(instance: dg.DagsterInstance, objects: list[LandedObject]) -> set[str]:

@@ -5,7 +5,7 @@ import time
 import dagster as dg
 
 from hc_pipeline.landing_cursor import LOOKBACK_SECONDS, LandingCursor, plan_tick
-from hc_pipeline.planner import VERSION_RUN_KEY_TAG, plan_launches
+from hc_pipeline.planner import VERSION_RUN_KEY_TAG, LaunchPlan, plan_launches, set_aside_runs
 from hc_pipeline.resources.landing import LandingZone
 
 MAX_RUNS_PER_TICK = 50
@@ -34,9 +34,15 @@ def landing_sensor(domain: str, job, max_runs: int = MAX_RUNS_PER_TICK, interval
             objects = list(landing.list_objects(domain, start_after=None if full else cursor.high_key))
         except Exception as error:  # the listing is retried next tick; the cursor stays put
             return dg.SkipReason(f"listing landing/{domain}/ failed: {type(error).__name__}: {error}")
-        chosen, after = plan_tick(objects, cursor, max_runs, full_listing_at=now if full else None)
-        retries = failed_versions(context.instance, name, objects, exclude=chosen)
-        plan = plan_launches(domain, [*retries, *chosen][:max_runs], context.instance)
+        # Retries take slots only when they launch: a version that failed once and then succeeded takes none, and
+        # the cursor never passes a new file this tick did not request.
+        failing = failed_versions(context.instance, name, objects)
+        retried = plan_launches(domain, failing, context.instance)
+        retries = retried.runs[:max_runs]
+        chosen, after = plan_tick(objects, cursor, max_runs - len(retries), full_listing_at=now if full else None)
+        known = {o.run_key for o in failing}
+        fresh = plan_launches(domain, [o for o in chosen if o.run_key not in known], context.instance)
+        plan = LaunchPlan(domain, (*retries, *fresh.runs), (*retried.gave_up, *fresh.gave_up))
         gave_up = "".join(f"; {g}" for g in plan.gave_up)
         if not plan.runs:
             listing = "full listing" if full else f"listing after {cursor.high_key}"
@@ -51,11 +57,13 @@ def landing_sensor(domain: str, job, max_runs: int = MAX_RUNS_PER_TICK, interval
     return _sensor
 
 
-def failed_versions(instance: dg.DagsterInstance, sensor_name: str, objects: list, exclude: list) -> list:
-    """Listed versions whose latest runs from this sensor failed: the planner retries or gives them up."""
+def failed_versions(instance: dg.DagsterInstance, sensor_name: str, objects: list) -> list:
+    """Listed versions whose latest runs from this sensor failed, or whose runs a steward set aside (whoever
+    launched them): the planner retries or gives them up."""
     failed = instance.get_runs(
         filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], tags={"dagster/sensor_name": sensor_name}),
         limit=RECENT_FAILURES,
     )
-    keys = {run.tags.get(VERSION_RUN_KEY_TAG) for run in failed} - {o.run_key for o in exclude}
+    failed = [*failed, *set_aside_runs(instance, RECENT_FAILURES)]
+    keys = {run.tags.get(VERSION_RUN_KEY_TAG) for run in failed}
     return [o for o in objects if o.run_key in keys]

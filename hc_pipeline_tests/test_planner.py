@@ -4,11 +4,14 @@ import dagster as dg
 
 from hc_pipeline.partitions import files_partitions, partition_key_for
 from hc_pipeline.planner import (
+    FAILED,
+    GAVE_UP,
     KEY_TAG,
     MAX_ATTEMPTS,
     OUTCOME_TAG,
     REASON_TAG,
     RUN_KEY_TAG,
+    SET_ASIDE_TAG,
     STOPPED_BY_CHECKS,
     VERSION_RUN_KEY_TAG,
     FileRun,
@@ -116,3 +119,40 @@ def test_a_run_stopped_by_a_blocking_check_settles_its_version(instance):
     _attempt(instance, run, tags={OUTCOME_TAG: STOPPED_BY_CHECKS})
     plan = plan_launches("patients", [A], instance)
     assert plan.runs == () and plan.gave_up == ()
+
+
+def _give_up(instance, obj: LandedObject) -> list[FileRun]:
+    runs = []
+    for _ in range(MAX_ATTEMPTS):
+        [run] = plan_launches("patients", [obj], instance).runs
+        _attempt(instance, run, tags={REASON_TAG: f"attempt {run.attempt}: disk full"})
+        runs.append(run)
+    return runs
+
+
+def test_giving_up_tags_the_last_failed_run_gave_up_once(instance):
+    _give_up(instance, A)
+    plan_launches("patients", [A], instance)
+    outcomes = [run.tags.get(OUTCOME_TAG) for run in instance.get_runs()]  # newest first
+    assert outcomes == [GAVE_UP] + [FAILED] * (MAX_ATTEMPTS - 1)
+
+
+def test_set_aside_runs_no_longer_count_but_attempt_numbers_go_on(instance):
+    first = _give_up(instance, A)
+    for run in instance.get_runs():
+        instance.add_run_tags(run.run_id, {SET_ASIDE_TAG: "2026-01-01T00:00:00+00:00"})
+    retried = []
+    for _ in range(MAX_ATTEMPTS):
+        [run] = plan_launches("patients", [A], instance).runs
+        _attempt(instance, run)
+        retried.append(run)
+    assert [r.attempt for r in first + retried] == list(range(1, 2 * MAX_ATTEMPTS + 1))
+    assert len({r.run_key for r in first + retried}) == 2 * MAX_ATTEMPTS
+    [gave_up] = plan_launches("patients", [A], instance).gave_up
+    assert gave_up.attempts == MAX_ATTEMPTS
+
+
+def test_the_next_attempt_follows_the_highest_run_key_even_when_runs_are_missing(instance):
+    _attempt(instance, FileRun(A, attempt=5))  # attempts 1 to 4 deleted from the instance, say
+    [after] = plan_launches("patients", [A], instance).runs
+    assert after.run_key == f"{A.run_key}#6"

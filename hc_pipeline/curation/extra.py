@@ -5,13 +5,13 @@ and the values stay queryable (`element_at(extra, 'ward')` on Athena and, throug
 Null and blank values are left out; nested JSON values are kept as compact JSON text.
 """
 
-import json
 from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 import pyarrow
 
+from hc_pipeline.sources import json_numbers
 from hc_pipeline.vocabulary import EXTRA_TYPE
 
 EXTRA_DTYPE = pd.ArrowDtype(EXTRA_TYPE)
@@ -23,7 +23,7 @@ def as_text(value: object) -> str | None:
         return None
     if isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return json_numbers.dumps(value, ensure_ascii=False, separators=(",", ":"))  # `1e400` as sent
 
 
 def extra_column(rows: Iterable[Mapping[str, object]], index: pd.Index) -> pd.Series:

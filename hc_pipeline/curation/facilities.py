@@ -1,7 +1,6 @@
 """Facility records: parse both variants once, judge by the pandera rules, split into curated and quarantined."""
 
 import datetime as dt
-import json
 import re
 from collections.abc import Collection
 
@@ -14,6 +13,7 @@ from hc_pipeline.curation.facility_extra import LOCATION_FIELDS, extra_fields
 from hc_pipeline.curation.rules import REASONS_DTYPE, Curation, evaluate, reasons_column
 from hc_pipeline.schemas.facilities import ACCREDITATION, LAB, RULE_GROUPS, RULES
 from hc_pipeline.schemas.rules import ERROR, Staging
+from hc_pipeline.sources import json_numbers
 
 STRING = pd.StringDtype("pyarrow")
 DATE = pd.ArrowDtype(pyarrow.date32())
@@ -172,7 +172,7 @@ def _record(row_json: object, parse_error: object) -> dict | None:
     if not pd.isna(parse_error) or pd.isna(row_json):
         return None
     try:
-        value = json.loads(row_json)
+        value = json_numbers.loads(row_json)  # `1e400` stays a number past range: employee_count refuses it
     except ValueError:
         return None
     return value if isinstance(value, dict) else None

@@ -20,6 +20,13 @@ log = logging.getLogger(__name__)
 SQS_BATCH = 10  # ReceiveMessage and DeleteMessageBatch take at most 10
 
 
+def _text(value: object, name: str) -> str:
+    """A notification field that must be text; anything else makes the message malformed (TypeError)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected a string, got {type(value).__name__}")
+    return value
+
+
 @dataclass
 class QueueMessage:
     """One SQS message: the landed objects its records announce, or why it could not be read."""
@@ -92,18 +99,20 @@ class S3EventQueue(dg.ConfigurableResource):
                 landed = self._landed(record)
                 if landed is not None:
                     parsed.objects.append(landed)
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
+        # A message that is not an S3 notification raises one of these (JSONDecodeError is a ValueError, deep nesting
+        # a RecursionError); anything else, an AttributeError say, is a bug here and must not delete the message.
+        except (ValueError, KeyError, TypeError, RecursionError) as error:
             parsed.objects = []
             parsed.problem = f"{type(error).__name__}: {error}"
         return parsed
 
     def _landed(self, record: dict) -> LandedObject | None:
-        if not record["eventName"].startswith("ObjectCreated:"):
+        if not _text(record["eventName"], "eventName").startswith("ObjectCreated:"):
             return None
         s3 = record["s3"]
         if s3["bucket"]["name"] != self.landing.bucket:
             return None
-        full_key = unquote_plus(s3["object"]["key"])
+        full_key = unquote_plus(_text(s3["object"]["key"], "s3.object.key"))
         base = self.landing.landing_prefix
         if not full_key.startswith(base):
             return None
@@ -112,7 +121,8 @@ class S3EventQueue(dg.ConfigurableResource):
         # Folder markers are not landed files, as in a listing (dot-files are: any key S3 accepts is processed).
         if domain not in DOMAINS or not name or key.endswith("/"):
             return None
-        return LandedObject(key=key, version=s3["object"]["eTag"].strip('"'), last_modified=0.0, size=-1)
+        version = _text(s3["object"]["eTag"], "s3.object.eTag").strip('"')
+        return LandedObject(key=key, version=version, last_modified=0.0, size=-1)
 
     def describe(self, objects: list[LandedObject]) -> list[LandedObject | Exception | None]:
         """Each announced version as a listing shows it; None if since replaced or deleted; the error if HEAD failed."""

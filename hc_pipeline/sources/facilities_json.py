@@ -1,11 +1,11 @@
 """Facilities JSON reader: one object, an array, NDJSON, or a wrapper object holding one list, as raw records."""
 
 import json
-import math
 
 import numpy as np
 import pandas as pd
 
+from hc_pipeline.sources import json_numbers
 from hc_pipeline.sources.errors import UnreadableFile
 
 COLUMNS = ["record_json", "source_file", "source_row", "parse_error"]
@@ -35,36 +35,29 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _finite_float(text: str) -> float:
-    """A JSON number as a float; one that overflows would be written back as invalid `Infinity`."""
-    value = float(text)
-    if math.isinf(value):
-        raise ValueError(f"number {text} is out of range")
-    return value
-
-
 def _loads(text: str) -> object:
     """Parse one JSON value, raising only `_BadJSON`."""
     try:
-        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        # A number past a float's range (`1e400`) is valid JSON: kept as written, for the rules to judge.
+        return json_numbers.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise _BadJSON(exc.msg, exc.lineno, exc.colno) from None
     except RecursionError:
         raise _BadJSON("nested too deeply") from None
-    except ValueError as exc:  # hooks above, and ints past Python's digit limit
+    except ValueError as exc:  # the hook above, and ints past Python's digit limit
         raise _BadJSON(str(exc)) from None
 
 
 def _dumps(value: object) -> str:
     """Compact JSON text of a parsed record, keeping every field."""
     try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = json_numbers.dumps(value, ensure_ascii=False, separators=(",", ":"))
     except RecursionError:
         raise _BadJSON("nested too deeply") from None
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate escape ("\ud800") cannot be stored as UTF-8 text
-        text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+        text = json_numbers.dumps(value, separators=(",", ":"))
     return text
 
 

@@ -238,3 +238,37 @@ def test_notifications_through_sns_are_unwrapped(resources):
     body = json.dumps({"Type": "Notification", "Message": json.dumps(inner)})
     parsed = queue.parse({"ReceiptHandle": "r", "MessageId": "m", "Body": body})
     assert parsed.problem is None and [(o.key, o.version) for o in parsed.objects] == [("patients/a b.csv", "e-2")]
+
+
+def _record(**object_fields) -> dict:
+    obj = {"key": f"{PREFIX}/landing/patients/a.csv", "eTag": "e-1", **object_fields}
+    return {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": BUCKET}, "object": obj}}
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ({"Records": [{**_record(), "eventName": 5}]}, "TypeError: eventName: expected a string, got int"),
+        ({"Records": [_record(key=["a"])]}, "TypeError: s3.object.key: expected a string, got list"),
+        ({"Records": [_record(eTag=None)]}, "TypeError: s3.object.eTag: expected a string, got NoneType"),
+        ({"Records": "patients/a.csv"}, "TypeError: string indices must be integers, not 'str'"),
+        ({"Records": [{"eventName": "ObjectCreated:Put", "s3": []}]}, "TypeError: list indices must be integers"),
+        ({"Type": "Notification", "Message": 3}, "TypeError: the JSON object must be str, bytes or bytearray"),
+        ("[" * 100_000, "RecursionError: "),
+    ],
+    ids=["event-name", "key", "etag", "records-text", "s3-list", "sns-message", "deep"],
+)
+def test_a_malformed_notification_is_a_problem_named_by_its_parse_error(resources, body, problem):
+    text = body if isinstance(body, str) else json.dumps(body)
+    parsed = resources["landing_events"].parse({"ReceiptHandle": "r", "MessageId": "m", "Body": text})
+    assert parsed.objects == [] and parsed.problem.startswith(problem)
+
+
+def test_a_bug_while_parsing_is_raised_not_taken_for_an_unparseable_message(resources, monkeypatch):
+    def broken(self, record):
+        raise AttributeError("'NoneType' object has no attribute 'landing_prefix'")
+
+    monkeypatch.setattr(S3EventQueue, "_landed", broken)
+    body = json.dumps({"Records": [_record()]})
+    with pytest.raises(AttributeError, match="landing_prefix"):
+        resources["landing_events"].parse({"ReceiptHandle": "r", "MessageId": "m", "Body": body})

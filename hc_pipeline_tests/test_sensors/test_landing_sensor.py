@@ -120,3 +120,55 @@ def test_a_version_whose_sensor_run_stopped_on_a_blocking_check_is_not_requested
     assert not dg.materialize([guarded], instance=instance, tags=tags, raise_on_error=False).success
     second, _ = tick(sensor, defs, instance, cursor=first.cursor)
     assert second.run_requests == []
+
+
+def test_a_version_given_up_by_hc_pipeline_run_is_requested_again_once_a_steward_retries_it(
+    sensor, defs, instance, land
+):
+    from hc_pipeline.planner import MAX_ATTEMPTS, FileRun
+    from hc_pipeline.steward_retry import retry
+
+    a = land("patients/a.csv", CSV)
+    first, _ = tick(sensor, defs, instance)
+
+    @dg.asset(name="attempt")
+    def attempt():
+        raise OSError("disk full")
+
+    for n in range(1, MAX_ATTEMPTS + 1):  # as `hc-pipeline run` launches them: no sensor tag
+        assert not dg.materialize([attempt], instance=instance, tags=FileRun(a, n).tags, raise_on_error=False).success
+    given_up, _ = tick(sensor, defs, instance, cursor=first.cursor)
+    assert given_up.run_requests == []
+    retry(instance, defs.resources["landing"], a.key)
+    again, _ = tick(sensor, defs, instance, cursor=given_up.cursor)
+    assert [r.run_key for r in again.run_requests] == [f"{a.run_key}#{MAX_ATTEMPTS + 1}"]
+
+
+def test_versions_that_failed_once_and_then_succeeded_do_not_crowd_new_files_out_of_a_tick(defs, instance, land):
+    from hc_pipeline.assets import patients
+    from hc_pipeline.jobs import file_job
+    from hc_pipeline.sensors import landing_sensor
+
+    one_per_tick = landing_sensor("patients", file_job("patients", patients.per_file_assets), max_runs=1)
+    land("patients/a.csv", CSV)
+    first, _ = tick(one_per_tick, defs, instance)
+
+    def attempt_of(request, fail: bool) -> None:
+        @dg.asset(name="attempt")
+        def attempt():
+            if fail:
+                raise OSError("endpoint down")
+
+        tags = {**request.tags, "dagster/run_key": request.run_key, "dagster/sensor_name": one_per_tick.name}
+        assert dg.materialize([attempt], instance=instance, tags=tags, raise_on_error=False).success is not fail
+
+    attempt_of(first.run_requests[0], fail=True)
+    second, _ = tick(one_per_tick, defs, instance, cursor=first.cursor)
+    attempt_of(second.run_requests[0], fail=False)
+    b = land("patients/b.csv", CSV + b"P2,50,F,2024-02-01,2024-02-02,Flu\n")
+    requested, cursor = [], second.cursor
+    for _ in range(3):
+        result, _ = tick(one_per_tick, defs, instance, cursor=cursor)
+        requested += [r.run_key for r in result.run_requests]
+        cursor = result.cursor
+    assert requested == [b.run_key]
