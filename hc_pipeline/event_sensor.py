@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from hc_pipeline.partitions import DOMAINS, files_partitions
-from hc_pipeline.planner import RUN_KEY_TAG, FileRun, already_run
+from hc_pipeline.planner import RUN_KEY_TAG, FileRun, GaveUp, already_run, plan_launches
 from hc_pipeline.resources.landing import LandedObject, LandingZone
 from hc_pipeline.resources.s3_events import QueueMessage, S3EventQueue
+from hc_pipeline.sensors import failed_objects
+
+SENSOR_NAME = "landing_events_sensor"
 
 MAX_RECONCILE_RUNS = 500
 
@@ -40,7 +43,7 @@ def landing_events_sensor(jobs: dict[str, dg.JobDefinition], interval_seconds: i
     """Requests one run per object version announced on the queue; reconciles with a listing now and then."""
 
     @dg.sensor(
-        name="landing_events_sensor",
+        name=SENSOR_NAME,
         jobs=list(jobs.values()),
         minimum_interval_seconds=interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
@@ -72,9 +75,12 @@ def landing_events_sensor(jobs: dict[str, dg.JobDefinition], interval_seconds: i
         settled = [m.receipt for m in messages if m.receipt not in pending and m.receipt not in waiting]
         _delete(context, landing_events, settled, "nothing new to request")
         after = EventCursor(pending=pending, reconciled_at=reconciled_at).dump()
-        if not chosen:
-            return dg.SensorResult(skip_reason=f"no new objects in {len(messages)} messages", cursor=after)
-        runs = [FileRun(o) for o in chosen]
+        retries, gave_up = _retries(context.instance)
+        retrying = {run.obj.run_key for run in retries}
+        runs = [*retries, *(FileRun(o) for o in chosen if o.run_key not in retrying)]
+        if not runs:
+            given_up = "".join(f"; {g}" for g in gave_up)
+            return dg.SensorResult(skip_reason=f"no new objects in {len(messages)} messages{given_up}", cursor=after)
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(
@@ -96,6 +102,17 @@ def landing_events_sensor(jobs: dict[str, dg.JobDefinition], interval_seconds: i
         )
 
     return _sensor
+
+
+def _retries(instance: dg.DagsterInstance) -> tuple[list[FileRun], list[GaveUp]]:
+    """Versions whose runs from this sensor failed (or a steward set aside): their next attempt, or given up."""
+    failed = failed_objects(instance, SENSOR_NAME)
+    retries, gave_up = [], []
+    for domain in DOMAINS:
+        plan = plan_launches(domain, [o for o in failed if domain_of(o) == domain], instance)
+        retries += plan.runs
+        gave_up += plan.gave_up
+    return retries, gave_up
 
 
 def domain_of(obj: LandedObject) -> str:

@@ -5,8 +5,16 @@ import time
 import dagster as dg
 
 from hc_pipeline.landing_cursor import LOOKBACK_SECONDS, LandingCursor, plan_tick
-from hc_pipeline.planner import VERSION_RUN_KEY_TAG, LaunchPlan, plan_launches, set_aside_runs
-from hc_pipeline.resources.landing import LandingZone
+from hc_pipeline.planner import (
+    KEY_TAG,
+    MODIFIED_TAG,
+    VERSION_RUN_KEY_TAG,
+    VERSION_TAG,
+    LaunchPlan,
+    plan_launches,
+    set_aside_runs,
+)
+from hc_pipeline.resources.landing import LandedObject, LandingZone
 
 MAX_RUNS_PER_TICK = 50
 RECENT_FAILURES = 200
@@ -57,13 +65,27 @@ def landing_sensor(domain: str, job, max_runs: int = MAX_RUNS_PER_TICK, interval
     return _sensor
 
 
-def failed_versions(instance: dg.DagsterInstance, sensor_name: str, objects: list) -> list:
-    """Listed versions whose latest runs from this sensor failed, or whose runs a steward set aside (whoever
-    launched them): the planner retries or gives them up."""
+def recent_failures(instance: dg.DagsterInstance, sensor_name: str) -> list[dg.DagsterRun]:
+    """This sensor's latest failed runs, and runs a steward set aside (whoever launched them)."""
     failed = instance.get_runs(
         filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], tags={"dagster/sensor_name": sensor_name}),
         limit=RECENT_FAILURES,
     )
-    failed = [*failed, *set_aside_runs(instance, RECENT_FAILURES)]
-    keys = {run.tags.get(VERSION_RUN_KEY_TAG) for run in failed}
+    return [*failed, *set_aside_runs(instance, RECENT_FAILURES)]
+
+
+def failed_versions(instance: dg.DagsterInstance, sensor_name: str, objects: list) -> list:
+    """Listed versions among `recent_failures`: the planner retries or gives them up."""
+    keys = {run.tags.get(VERSION_RUN_KEY_TAG) for run in recent_failures(instance, sensor_name)}
     return [o for o in objects if o.run_key in keys]
+
+
+def failed_objects(instance: dg.DagsterInstance, sensor_name: str) -> list[LandedObject]:
+    """The object versions of `recent_failures`, from their run tags (event mode lists nothing to match)."""
+    found = {}
+    for run in recent_failures(instance, sensor_name):
+        tags = run.tags
+        if KEY_TAG in tags and VERSION_TAG in tags:
+            obj = LandedObject(tags[KEY_TAG], tags[VERSION_TAG], float(tags.get(MODIFIED_TAG, 0.0)), -1)
+            found.setdefault(obj.run_key, obj)
+    return list(found.values())

@@ -272,3 +272,32 @@ def test_a_bug_while_parsing_is_raised_not_taken_for_an_unparseable_message(reso
     body = json.dumps({"Records": [_record()]})
     with pytest.raises(AttributeError, match="landing_prefix"):
         resources["landing_events"].parse({"ReceiptHandle": "r", "MessageId": "m", "Body": body})
+
+
+def _fail_attempt(request: dg.RunRequest, instance) -> None:
+    """One run of the requested version, launched as the sensor would, that fails."""
+
+    @dg.asset(name="attempt")
+    def attempt():
+        raise OSError("endpoint down")
+
+    tags = {**request.tags, RUN_KEY_TAG: request.run_key, "dagster/sensor_name": "landing_events_sensor"}
+    assert not dg.materialize([attempt], instance=instance, tags=tags, raise_on_error=False).success
+
+
+def test_a_failed_version_is_retried_on_later_ticks_then_given_up(sensor, resources, s3_endpoint, instance):
+    etag = upload(s3_endpoint, "patients/a.csv")
+    first = tick(sensor, resources, instance, reconciled_now())
+    [request] = first.run_requests
+    assert request.run_key == f"patients/a.csv@{etag}"
+    _fail_attempt(request, instance)
+    second = tick(sensor, resources, instance, first.cursor)  # no new message: the retry comes from the failed run
+    assert [r.run_key for r in second.run_requests] == [f"patients/a.csv@{etag}#2"]
+    assert second.run_requests[0].tags == request.tags
+    _fail_attempt(second.run_requests[0], instance)
+    third = tick(sensor, resources, instance, second.cursor)
+    assert [r.run_key for r in third.run_requests] == [f"patients/a.csv@{etag}#3"]
+    _fail_attempt(third.run_requests[0], instance)
+    fourth = tick(sensor, resources, instance, third.cursor)
+    assert fourth.run_requests == []
+    assert "patients/a.csv: gave up after 3 attempts" in fourth.skip_reason.skip_message
