@@ -36,8 +36,9 @@ postgres:
 demo: install
 	HC_HOME=$(HC_HOME) $(VENV)/bin/hc-pipeline demo
 
+# The 15 slowest tests are listed, so the suite's budget (well under 15 minutes) stays in view.
 test: install browser postgres
-	$(PY) -m pytest -q hc_pipeline_tests
+	$(PY) -m pytest -q --durations=15 hc_pipeline_tests
 
 # The house style (ruff.toml): lint rules and the formatter, checked here and in CI before the tests.
 # The CloudFormation template too (cfn-lint), and the IAM policy JSON generated from it must be current.

@@ -1,5 +1,5 @@
 """200 small files landed at once on the production shape: Postgres, queued runs (deploy/dagster.yaml's limits),
-event mode through SQS on a moto server, one run per file. The default test suite does the same with 24 files.
+event mode through SQS on a moto server, one run per file. The default test suite does the same with 9 files.
 
 Run: `.venv/bin/python -m bench --only postgres_burst` (or `python -m bench.postgres_burst 200`).
 """

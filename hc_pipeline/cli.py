@@ -29,6 +29,7 @@ def cmd_generate(args) -> int:
         seed=args.seed,
         run_date=args.run_date,
         synthea_patients=args.synthea,
+        patient_files=args.patient_files,
     )
     print(json.dumps(summary, indent=2, default=str))
     return 0
@@ -189,6 +190,7 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("out")
     generate.add_argument("--patients", type=int, default=10_000)
     generate.add_argument("--facilities", type=int, default=200)
+    generate.add_argument("--patient-files", type=int, default=2, help="split the patients over N CSV files")
     generate.add_argument("--defect-rate", type=float, default=0.05)
     generate.add_argument("--seed", type=int, default=7)
     generate.add_argument("--run-date", type=_date, default=None, help="the date defects are relative to (today)")

@@ -20,10 +20,16 @@ KEY_TAG, VERSION_TAG, MODIFIED_TAG = "hc/object_key", "hc/object_version", "hc/l
 # Every attempt at one object version carries the version's run key here; Dagster's run key gets `#<attempt>`.
 VERSION_RUN_KEY_TAG = "hc/version_run_key"
 OUTCOME_TAG, REASON_TAG = "hc/outcome", "hc/failure_reason"
+# An operator's stop (SIGTERM/SIGINT) is no attempt: only failures and deaths (a kill -9 cannot be told from an OOM
+# kill) count toward MAX_ATTEMPTS.
+INTERRUPTED = "interrupted (SIGTERM/SIGINT)"
 STOPPED_BY_CHECKS, FAILED, GAVE_UP = "stopped_by_checks", "failed", "gave_up"
 # Set on failed runs by `hc-pipeline retry` (value: when); such runs no longer count toward MAX_ATTEMPTS.
 SET_ASIDE_TAG = "hc/set_aside"
 MAX_ATTEMPTS = 3
+# Every run `hc-pipeline run` launches in its own process carries this tag: the next `run` fails those a dead one
+# left in flight.
+BY_RUN = {"hc/launched_by": "hc-pipeline run"}
 
 IN_FLIGHT = {
     dg.DagsterRunStatus.QUEUED,
@@ -114,7 +120,7 @@ def plan_launches(
         past = history.get(obj.run_key, [])
         if any(run.status in IN_FLIGHT or is_done(run, instance) for run in past):
             continue
-        counted = [run for run in past if SET_ASIDE_TAG not in run.tags]
+        counted = [run for run in past if SET_ASIDE_TAG not in run.tags and run.tags.get(REASON_TAG) != INTERRUPTED]
         if len(counted) >= max_attempts:
             if counted[0].tags.get(OUTCOME_TAG) != GAVE_UP:  # once, so a steward filtering runs in the UI sees it
                 instance.add_run_tags(counted[0].run_id, {OUTCOME_TAG: GAVE_UP})

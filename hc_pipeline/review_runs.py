@@ -6,7 +6,7 @@ import dagster as dg
 
 from hc_pipeline.assets.review import affected_partitions, decisions, decisions_partitions, problem_lines
 from hc_pipeline.partitions import partition_key_for
-from hc_pipeline.planner import run_tags
+from hc_pipeline.planner import BY_RUN, run_tags
 from hc_pipeline.resources.landing import LandingZone
 from hc_pipeline.review.landing import decisions_prefix, partition_name
 
@@ -45,7 +45,7 @@ def apply_pending_decisions(
             partition_key=key,
             instance=instance,
             resources=resources,
-            tags={**run_tags(obj), "dagster/run_key": obj.run_key},
+            tags={**run_tags(obj), "dagster/run_key": obj.run_key, **BY_RUN},
             raise_on_error=False,
         )
         failed_checks = [e for e in judged.get_asset_check_evaluations() if not e.passed]
@@ -64,7 +64,7 @@ def apply_pending_decisions(
                 partition_key=partition,
                 instance=instance,
                 resources=resources,
-                tags={"hc/decisions_file": obj.key},
+                tags={"hc/decisions_file": obj.key, **BY_RUN},
                 run_config=run_config,
                 raise_on_error=False,
             )

@@ -9,15 +9,22 @@ import dagster as dg
 
 from hc_pipeline.assets.domains import DATED, PER_FILE, REPORTS
 from hc_pipeline.partitions import DOMAINS
-from hc_pipeline.planner import IN_FLIGHT, OUTCOME_TAG, REASON_TAG, RUN_KEY_TAG, STOPPED_BY_CHECKS, plan_launches
+from hc_pipeline.planner import (
+    BY_RUN,
+    IN_FLIGHT,
+    INTERRUPTED,
+    OUTCOME_TAG,
+    REASON_TAG,
+    RUN_KEY_TAG,
+    STOPPED_BY_CHECKS,
+    plan_launches,
+)
 from hc_pipeline.progress import FileProgress
 from hc_pipeline.review_runs import DecisionsOutcome, apply_pending_decisions
 from hc_pipeline.run_checks import tag_failed_checks
 from hc_pipeline.run_dates import RunDates, run_config
 
-LAUNCHED_BY_TAG, LAUNCHED_BY_RUN = "hc/launched_by", "hc-pipeline run"
 DIED = "the process ended before the run finished (killed or crashed)"
-INTERRUPTED = "interrupted (SIGTERM/SIGINT)"
 
 
 class RunInterrupted(Exception):
@@ -50,7 +57,7 @@ def instance_for(home: Path) -> dg.DagsterInstance:
 
 def fail_abandoned_runs(instance: dg.DagsterInstance) -> int:
     """Mark failed the runs an earlier `run` left unfinished; call only while holding the HC_HOME lock."""
-    runs = instance.get_runs(filters=dg.RunsFilter(tags={LAUNCHED_BY_TAG: LAUNCHED_BY_RUN}, statuses=list(IN_FLIGHT)))
+    runs = instance.get_runs(filters=dg.RunsFilter(tags=BY_RUN, statuses=list(IN_FLIGHT)))
     for run in runs:
         instance.add_run_tags(run.run_id, {REASON_TAG: DIED})
         instance.report_run_failed(instance.get_run_by_id(run.run_id), message=DIED)
@@ -95,7 +102,7 @@ def run_pending(
                     partition_key=run.partition_key,
                     instance=instance,
                     resources=resources,
-                    tags={**run.tags, LAUNCHED_BY_TAG: LAUNCHED_BY_RUN},
+                    tags={**run.tags, **BY_RUN},
                     run_config=quiet(run_config(PER_FILE[domain], DATED, dates)),
                     raise_on_error=False,
                 )
@@ -132,7 +139,11 @@ def run_pending(
         reports = REPORTS[domain]
         if reports_stale(instance, domain):
             refreshed = dg.materialize(
-                reports, instance=instance, resources=resources, run_config=quiet(run_config(reports, DATED, dates))
+                reports,
+                instance=instance,
+                resources=resources,
+                tags=BY_RUN,
+                run_config=quiet(run_config(reports, DATED, dates)),
             )
             tag_failed_checks(instance, refreshed.dagster_run)
             summary.reports_refreshed += [k.to_user_string() for a in reports for k in a.keys]

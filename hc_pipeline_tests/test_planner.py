@@ -6,6 +6,7 @@ from hc_pipeline.partitions import files_partitions, partition_key_for
 from hc_pipeline.planner import (
     FAILED,
     GAVE_UP,
+    INTERRUPTED,
     KEY_TAG,
     MAX_ATTEMPTS,
     OUTCOME_TAG,
@@ -112,6 +113,14 @@ def test_after_max_attempts_a_version_is_given_up_with_the_last_reason(instance)
     assert [run.obj for run in plan.runs] == [B]
     [gave_up] = plan.gave_up
     assert str(gave_up) == f"{A.key}: gave up after {MAX_ATTEMPTS} attempts: attempt {MAX_ATTEMPTS}: disk full"
+
+
+def test_runs_an_operator_stopped_do_not_count_as_attempts(instance):
+    for _ in range(MAX_ATTEMPTS + 1):
+        [run] = plan_launches("patients", [A], instance).runs
+        _attempt(instance, run, tags={REASON_TAG: INTERRUPTED})
+    plan = plan_launches("patients", [A], instance)
+    assert plan.gave_up == () and [run.attempt for run in plan.runs] == [MAX_ATTEMPTS + 2]
 
 
 def test_a_run_stopped_by_a_blocking_check_settles_its_version(instance):
