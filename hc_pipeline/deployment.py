@@ -11,7 +11,7 @@ from hc_pipeline.resources.landing import LandingZone, LocalLandingZone
 from hc_pipeline.resources.notifier import LogNotifier, Notifier, SlackWebhookNotifier, SnsNotifier, topic_region
 from hc_pipeline.resources.query_engine import DuckDBQueryEngine, QueryEngine
 from hc_pipeline.resources.storage import LakeStorage
-from hc_pipeline.stores.environment import hc_home, s3_settings, settle_seconds
+from hc_pipeline.stores.environment import athena_settings, hc_home, s3_settings, settle_seconds
 
 
 def build_resources(env: Mapping[str, str] | None = None) -> dict:
@@ -97,15 +97,7 @@ def query_engine(env: Mapping[str, str], storage: LakeStorage) -> QueryEngine:
     if name == "athena":
         from hc_pipeline.resources.athena import AthenaQueryEngine
 
-        if not storage.root.startswith("s3://"):
-            raise ValueError("HC_QUERY_ENGINE=athena needs HC_S3_BUCKET: Athena reads the lake from S3")
-        return AthenaQueryEngine(
-            region_name=storage.region_name,
-            endpoint_url=env.get("HC_ATHENA_ENDPOINT_URL") or None,
-            database=env.get("HC_ATHENA_DATABASE") or "hc_pipeline",
-            workgroup=env.get("HC_ATHENA_WORKGROUP") or "primary",
-            output_location=env.get("HC_ATHENA_OUTPUT") or None,
-        )
+        return AthenaQueryEngine(**athena_settings(env))
     raise ValueError(f"HC_QUERY_ENGINE={name!r}: expected 'duckdb' or 'athena'")
 
 

@@ -24,7 +24,7 @@ def run_query(sql: str, env: Mapping[str, str] | None = None) -> tuple[list[str]
     except NotAQuery as refused:
         raise QueryRefused(f"refused: {refused}") from None
     if (env.get("HC_QUERY_ENGINE") or "duckdb").strip().lower() == "athena":
-        return _athena_rows(sql)
+        return _athena_rows(sql, env)
     import duckdb
 
     from hc_pipeline.stores.environment import lake_from_env
@@ -39,13 +39,13 @@ def run_query(sql: str, env: Mapping[str, str] | None = None) -> tuple[list[str]
         raise QueryRefused(f"{type(error).__name__}: {_first_line(error)}\ntables: {tables}") from None
 
 
-def _athena_rows(sql: str) -> tuple[list[str], list[tuple]]:
-    """Athena's query engine is a Dagster resource; this path imports Dagster."""
-    from hc_pipeline.deployment import build_resources
+def _athena_rows(sql: str, env: Mapping[str, str]) -> tuple[list[str], list[tuple]]:
+    """The rows from Athena, through the Dagster-free client the query engine resource wraps."""
+    from hc_pipeline.stores.athena import AthenaClient
+    from hc_pipeline.stores.environment import athena_settings
 
-    engine = build_resources()["query_engine"]
     try:
-        frame = engine.query(sql)
+        frame = AthenaClient(**athena_settings(env)).query(sql)
     except Exception as error:
         raise QueryRefused(f"{type(error).__name__}: {_first_line(error)}") from None
     return list(frame.columns), list(frame.astype(object).where(frame.notna(), None).itertuples(index=False))

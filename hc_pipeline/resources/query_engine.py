@@ -3,8 +3,6 @@
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import dagster as dg
 import duckdb
@@ -14,22 +12,7 @@ from pydantic import Field
 from hc_pipeline.resources.storage import LakeStorage
 from hc_pipeline.sql import athena_to_duckdb
 from hc_pipeline.stores.duckdb_lake import DuckDBLake
-
-
-@dataclass(frozen=True)
-class QueryStats:
-    """What one query cost where the engine bills it (Athena): its id, the bytes it scanned and the engine time."""
-
-    query_id: str
-    data_scanned_bytes: int
-    engine_ms: int
-
-    def to_metadata(self) -> dict[str, Any]:
-        return {
-            "athena/query_id": self.query_id,
-            "athena/data_scanned_bytes": self.data_scanned_bytes,
-            "athena/engine_ms": self.engine_ms,
-        }
+from hc_pipeline.stores.query_stats import QueryStats
 
 
 class QueryEngine(dg.ConfigurableResource, ABC):

@@ -110,3 +110,18 @@ def lake_from_env(env: Mapping[str, str] | None = None, threads: int = 2):
 
     options = fsspec_options(settings.root, settings.endpoint_url, settings.sse, settings.region_name)
     return DuckDBLake(f"{settings.root}/lake", fsspec.filesystem("s3", **options), threads=threads)
+
+
+def athena_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The Athena client's settings from `HC_ATHENA_*` (Athena reads the lake in the bucket of `HC_S3_BUCKET`)."""
+    env = os.environ if env is None else env
+    settings = s3_settings(env)
+    if settings is None:
+        raise ValueError("HC_QUERY_ENGINE=athena needs HC_S3_BUCKET: Athena reads the lake from S3")
+    return {
+        "region_name": settings.region_name,
+        "endpoint_url": env.get("HC_ATHENA_ENDPOINT_URL") or None,
+        "database": env.get("HC_ATHENA_DATABASE") or "hc_pipeline",
+        "workgroup": env.get("HC_ATHENA_WORKGROUP") or "primary",
+        "output_location": env.get("HC_ATHENA_OUTPUT") or None,
+    }

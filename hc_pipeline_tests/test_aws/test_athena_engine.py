@@ -2,18 +2,25 @@
 
 import datetime as dt
 import itertools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import boto3
 import pandas as pd
 import pytest
 
-from hc_pipeline.resources.athena import AthenaQueryError, AthenaQueryTimeout, poll_delays
+from hc_pipeline.resources.athena import AthenaQueryError, AthenaQueryTimeout
 from hc_pipeline.resources.query_engine import QueryStats
+from hc_pipeline.stores.athena import poll_delays
 from hc_pipeline_tests.test_aws.athena_fixtures import (
     DATABASE,
     OUTPUT,
     athena_client,
     athena_result,
+    executed_sql,
     hold_queries,
     make_engine,
     preset_results,
@@ -203,3 +210,31 @@ def test_tables_lists_the_glue_tables_of_the_database(moto_athena):
     described = engine.catalog_table("facilities_state_counts")
     assert (described.columns, described.location) == ({"id": "string"}, "s3://lake/facilities_state_counts/")
     assert engine.catalog_table("missing") is None
+
+
+def test_query_on_athena_from_the_command_line_imports_no_dagster(moto_athena, tmp_path):
+    preset_results(moto_athena, athena_result([("n", "bigint"), ("rule", "varchar")], [["7", "age_out_of_range"]]))
+    env = {
+        **os.environ,
+        "HC_HOME": str(tmp_path),
+        "HC_QUERY_ENGINE": "athena",
+        "HC_S3_BUCKET": "hc-lake",
+        "HC_ATHENA_ENDPOINT_URL": moto_athena,
+        "HC_ATHENA_DATABASE": DATABASE,
+        "HC_ATHENA_OUTPUT": OUTPUT,
+        "AWS_REGION": "us-east-1",
+        "PYTHONPROFILEIMPORTTIME": "1",
+    }
+    sql = "SELECT count(*) AS n, rule FROM patients_anomaly_report GROUP BY rule"
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "hc-pipeline"), "query", sql, "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout) == [{"n": 7, "rule": "age_out_of_range"}]
+    assert executed_sql(moto_athena) == [sql]  # sent to Athena as written, in its own dialect
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in out.stderr.splitlines() if "|" in line}
+    assert "hc_pipeline" in imported and imported.isdisjoint({"dagster", "dagster_aws", "pandera"})
