@@ -1,5 +1,7 @@
 """Athena as the query engine resource: its settings in the UI, the work in `hc_pipeline.stores.athena`."""
 
+import dataclasses
+
 import pandas as pd
 from pydantic import Field, PrivateAttr
 
@@ -30,16 +32,8 @@ class AthenaQueryEngine(QueryEngine):
     def client(self) -> AthenaClient:
         """The Dagster-free client, shared with `hc-pipeline query`."""
         if self._client is None:
-            self._client = AthenaClient(
-                region_name=self.region_name,
-                endpoint_url=self.endpoint_url,
-                database=self.database,
-                workgroup=self.workgroup,
-                output_location=self.output_location,
-                poll_interval_seconds=self.poll_interval_seconds,
-                max_poll_interval_seconds=self.max_poll_interval_seconds,
-                timeout_seconds=self.timeout_seconds,
-            )
+            settings = {f.name: getattr(self, f.name) for f in dataclasses.fields(AthenaClient) if f.name[0] != "_"}
+            self._client = AthenaClient(**settings)
         return self._client
 
     def query(self, sql: str) -> pd.DataFrame:
