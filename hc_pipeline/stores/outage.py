@@ -23,6 +23,8 @@ UNREACHABLE = {
     "ConnectionRefusedError",
     "ConnectionResetError",
 }
+# The same, inside a message: DuckDB reports an fsspec error as its own `Error` with the Python error's text.
+UNREACHABLE_WORDS = ("EndpointConnectionError", "Could not connect to the endpoint URL", "Connect timeout on endpoint")
 DENIED_CODES = (
     "(AccessDenied)",
     "(InvalidAccessKeyId)",
@@ -59,7 +61,7 @@ def outage_in(errors: Iterator[tuple[str, str]]) -> Outage | None:
     """The outage among (class name, message) pairs of an error and its causes, if any."""
     for cls_name, message in errors:
         first = (message or "").strip().splitlines()[0] if (message or "").strip() else ""
-        if cls_name in UNREACHABLE:
+        if cls_name in UNREACHABLE or any(words in message for words in UNREACHABLE_WORDS):
             return Outage("unreachable", first)
         if "(NoSuchBucket)" in message or "specified bucket does not exist" in message:
             return Outage("no_bucket", first)

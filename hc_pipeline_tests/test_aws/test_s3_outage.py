@@ -10,9 +10,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dagster as dg
+import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
+from hc_pipeline.stores.duckdb_lake import DuckDBLake
+from hc_pipeline.stores.environment import fsspec_options
+from hc_pipeline.stores.outage import outage_of
 from hc_pipeline_tests.test_aws.s3_fixtures import BUCKET, PREFIX, s3_client, s3_env
 from hc_pipeline_tests.test_aws.tcp_forwarder import TcpForwarder
 
@@ -148,3 +153,26 @@ def test_an_endpoint_outage_mid_run_ends_it_and_the_next_runs_finish_every_file_
     [failed] = [r for r in runs if r.status == dg.DagsterRunStatus.FAILURE]  # the file in flight when S3 went
     reason = failed.tags["hc/failure_reason"]
     assert str(forwarder.port) in reason and "max_retries" not in reason  # the connection error itself
+
+
+def test_a_lake_query_cut_off_from_s3_ends_as_unreachable(s3_endpoint):
+    client = s3_client(s3_endpoint)
+    buffer = pa.BufferOutputStream()
+    pq.write_table(pa.table({"n": [1, 2, 3]}), buffer)
+    client.put_object(
+        Bucket=BUCKET, Key=f"{PREFIX}/lake/patients/curated_records/p.parquet", Body=buffer.getvalue().to_pybytes()
+    )
+    upstream = urlsplit(s3_endpoint)
+    forwarder = TcpForwarder((upstream.hostname, upstream.port))
+    root = f"s3://{BUCKET}/{PREFIX}"
+    filesystem = fsspec.filesystem("s3", **fsspec_options(root, forwarder.endpoint, None, "us-east-1"))
+    lake = DuckDBLake(f"{root}/lake", filesystem)
+    try:
+        with lake.connect() as con:
+            assert con.execute("SELECT sum(n) FROM patients_curated_records").fetchall() == [(6,)]
+            forwarder.stop()
+            with pytest.raises(Exception) as raised:  # DuckDB's own error class, carrying botocore's
+                con.execute("SELECT sum(n) FROM patients_curated_records").fetchall()
+    finally:
+        forwarder.stop()
+    assert outage_of(raised.value).kind == "unreachable"
