@@ -1,5 +1,6 @@
 """The local landing zone's core: streamed puts with the MD5 version, listing from remembered digests, dot-files."""
 
+import errno
 import hashlib
 import io
 import os
@@ -99,3 +100,26 @@ def test_the_index_never_makes_a_listing_fail(tmp_path):
     landing.put("patients/a.csv", b"x")
     landing.index.path.write_bytes(b"not a sqlite file")
     assert [o.version for o in LocalLanding(tmp_path).list_objects("patients")] == [md5(b"x")]
+
+
+class FillsTheDisk(io.RawIOBase):
+    """A stream whose copy fails with ENOSPC after the first chunk, as when the disk fills mid-copy."""
+
+    def __init__(self):
+        self.reads = 0
+
+    def readinto(self, buffer) -> int:
+        self.reads += 1
+        if self.reads > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        buffer[:4] = b"P1,4"
+        return 4
+
+
+def test_a_full_disk_while_landing_names_the_file_and_leaves_no_partial(tmp_path):
+    landing = LocalLanding(tmp_path)
+    with pytest.raises(OSError) as raised:
+        landing.put_stream("patients/a.csv", FillsTheDisk())
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(tmp_path / "landing/patients/a.csv")
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix == ".partial"]
+    assert landing.list_objects("patients") == []
