@@ -63,6 +63,7 @@ def cmd_run(args) -> int:
     from hc_pipeline.home_lock import HomeBusy, exclusive_home
     from hc_pipeline.runner import RunInterrupted, instance_for, run_pending
     from hc_pipeline.stores.environment import hc_home
+    from hc_pipeline.stores.outage import StoreUnavailable
 
     _notifications_to_stdout()
     home = hc_home()
@@ -79,6 +80,9 @@ def cmd_run(args) -> int:
     except RunInterrupted as stopped:
         print(f"hc-pipeline run: {stopped}", file=sys.stderr)
         return 130
+    except StoreUnavailable as outage:
+        print(f"hc-pipeline run: {outage}", file=sys.stderr)
+        return 4
     except KeyboardInterrupt:
         print("hc-pipeline run: interrupted; unfinished files stay pending", file=sys.stderr)
         return 130
@@ -105,10 +109,12 @@ def cmd_run(args) -> int:
         print(f"run failed (internal error): {failed}", file=sys.stderr)
     for gave_up in summary.gave_up:
         print(gave_up, file=sys.stderr)
+    for failed in summary.reports_failed:
+        print(failed, file=sys.stderr)
     if summary.reports_refreshed:
         print("reports refreshed: " + ", ".join(summary.reports_refreshed))
     decisions_failed = any(o.failed for o in summary.decisions.values())
-    return 1 if summary.failed or summary.gave_up or decisions_failed else 0
+    return 1 if summary.failed or summary.gave_up or summary.reports_failed or decisions_failed else 0
 
 
 def cmd_retry(args) -> int:
@@ -173,9 +179,21 @@ def cmd_review_apply(args) -> int:
 
 def cmd_demo(args) -> int:
     from hc_pipeline.demo import run_demo
+    from hc_pipeline.stores.environment import store_label
+    from hc_pipeline.stores.outage import StoreUnavailable, outage_of
 
     _notifications_to_stdout()
-    return run_demo(patients=args.patients, facilities=args.facilities, seed=args.seed)
+    try:
+        return run_demo(patients=args.patients, facilities=args.facilities, seed=args.seed)
+    except StoreUnavailable as outage:
+        print(f"hc-pipeline demo: {outage}", file=sys.stderr)
+        return 4
+    except Exception as error:  # landing the samples: a full disk, a missing bucket, an unreachable endpoint
+        outage = outage_of(error)
+        if outage is None:
+            raise
+        print(f"hc-pipeline demo: {outage.line(store_label())}", file=sys.stderr)
+        return 4
 
 
 def _date(text: str) -> dt.date:

@@ -1,6 +1,7 @@
 """Process every landed object not yet processed, in-process, as the sensors would; then refresh reports."""
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -23,8 +24,10 @@ from hc_pipeline.progress import FileProgress
 from hc_pipeline.review_runs import DecisionsOutcome, apply_pending_decisions
 from hc_pipeline.run_checks import tag_failed_checks
 from hc_pipeline.run_dates import RunDates, run_config
+from hc_pipeline.stores.outage import StoreUnavailable, outage_in, outage_of
 
 DIED = "the process ended before the run finished (killed or crashed)"
+STAY_PENDING = "files not yet processed stay pending"
 
 
 class RunInterrupted(Exception):
@@ -40,6 +43,7 @@ class RunSummary:
     failed: list[str] = field(default_factory=list)
     gave_up: list[str] = field(default_factory=list)
     reports_refreshed: list[str] = field(default_factory=list)
+    reports_failed: list[str] = field(default_factory=list)
     failed_checks: dict[str, list[str]] = field(default_factory=dict)  # landed file -> its failing check names
     decisions: dict[str, DecisionsOutcome] = field(default_factory=dict)
     abandoned_runs: int = 0
@@ -81,73 +85,115 @@ def run_pending(
 ) -> RunSummary:
     """Materialize each pending object version's per-file assets, then the domain reports when stale.
 
-    With `progress`, a line per file goes there as it ends (n of N, rows, rows/s).
+    With `progress`, a line per file goes there as it ends (n of N, rows, rows/s). Raises StoreUnavailable at the
+    first store outage (endpoint down, bucket missing, access denied, disk full).
     """
-    resources = defs.resources
     dates = RunDates.for_run(run_date, horizon_days)
     summary = RunSummary(abandoned_runs=fail_abandoned_runs(instance))
-    for domain in DOMAINS:
-        objects = sorted(resources["landing"].list_objects(domain), key=lambda o: (o.last_modified, o.key))
-        plan = plan_launches(domain, objects, instance)
-        plan.add_partitions(instance)
-        summary.gave_up += [str(gave_up) for gave_up in plan.gave_up]
-        done = summary.processed.setdefault(domain, [])
-        shown = FileProgress(progress, domain, len(plan.runs)) if progress is not None else None
-        for run in plan.runs:
-            if shown:
-                shown.start(run.obj.key)
-            try:
-                result = dg.materialize(
-                    PER_FILE[domain],
-                    partition_key=run.partition_key,
-                    instance=instance,
-                    resources=resources,
-                    tags={**run.tags, **BY_RUN},
-                    run_config=quiet(run_config(PER_FILE[domain], DATED, dates)),
-                    raise_on_error=False,
-                )
-            except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
-                result = None
-            if result is None or interrupted(result):
-                fail_interrupted(instance, run.run_key)
-                raise RunInterrupted(f"interrupted while processing {run.obj.key}; it stays pending")
-            done.append(run.partition_key)
-            if shown:
-                outcome = (
-                    "done"
-                    if result.success
-                    else "stopped by a blocking check"
-                    if stopped_by_checks(result)
-                    else "failed"
-                )
-                shown.finish(run.obj.key, rows_read(result, domain), outcome)
-            failing = tag_failed_checks(instance, result.dagster_run).get(run.partition_key)
-            if failing:
-                summary.failed_checks[run.obj.key] = failing
-            if not result.success:
-                where = f"{run.obj.key} ({run.partition_key})"
-                if stopped_by_checks(result):
-                    instance.add_run_tags(result.run_id, {OUTCOME_TAG: STOPPED_BY_CHECKS})
-                    summary.stopped_by_checks.append(where)
-                else:
-                    instance.add_run_tags(result.run_id, {REASON_TAG: failure_message(result)})
-                    summary.failed.append(f"{where} (attempt {run.attempt}): {failure_message(result)}")
-        summary.decisions[domain] = apply_pending_decisions(
-            domain, PER_FILE[domain], instance, resources, run_config(PER_FILE[domain], DATED, dates)
-        )
-        # As under the daemon: reports follow curated data (re-curated files included); rebuilt when missing or older.
-        reports = REPORTS[domain]
-        if reports_stale(instance, domain):
-            refreshed = dg.materialize(
-                reports,
+    try:
+        for domain in DOMAINS:
+            _run_domain(domain, defs.resources, instance, dates, summary, progress)
+    except StoreUnavailable:
+        raise
+    except Exception as error:  # a listing or the instance itself failed outside any run
+        outage = outage_of(error)
+        if outage is None:
+            raise
+        raise StoreUnavailable(f"{outage.line(store_name(defs.resources))}; {STAY_PENDING}") from error
+    return summary
+
+
+def _run_domain(
+    domain: str,
+    resources: dict,
+    instance: dg.DagsterInstance,
+    dates: RunDates,
+    summary: RunSummary,
+    progress: TextIO | None,
+):
+    """The domain's pending files, then its decisions files, then its reports when stale."""
+    objects = sorted(resources["landing"].list_objects(domain), key=lambda o: (o.last_modified, o.key))
+    plan = plan_launches(domain, objects, instance)
+    plan.add_partitions(instance)
+    summary.gave_up += [str(gave_up) for gave_up in plan.gave_up]
+    done = summary.processed.setdefault(domain, [])
+    shown = FileProgress(progress, domain, len(plan.runs)) if progress is not None else None
+    for run in plan.runs:
+        if shown:
+            shown.start(run.obj.key)
+        try:
+            result = dg.materialize(
+                PER_FILE[domain],
+                partition_key=run.partition_key,
                 instance=instance,
                 resources=resources,
-                tags=BY_RUN,
-                run_config=quiet(run_config(reports, DATED, dates)),
+                tags={**run.tags, **BY_RUN},
+                run_config=quiet(run_config(PER_FILE[domain], DATED, dates)),
+                raise_on_error=False,
             )
-            tag_failed_checks(instance, refreshed.dagster_run)
+        except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
+            result = None
+        if result is None or interrupted(result):
+            fail_interrupted(instance, run.run_key)
+            raise RunInterrupted(f"interrupted while processing {run.obj.key}; it stays pending")
+        done.append(run.partition_key)
+        if shown:
+            shown.finish(run.obj.key, rows_read(result, domain), outcome_of(result))
+        failing = tag_failed_checks(instance, result.dagster_run).get(run.partition_key)
+        if failing:
+            summary.failed_checks[run.obj.key] = failing
+        if not result.success:
+            where = f"{run.obj.key} ({run.partition_key})"
+            if stopped_by_checks(result):
+                instance.add_run_tags(result.run_id, {OUTCOME_TAG: STOPPED_BY_CHECKS})
+                summary.stopped_by_checks.append(where)
+                continue
+            instance.add_run_tags(result.run_id, {REASON_TAG: failure_message(result)})
+            stop_on_outage(result, resources)
+            summary.failed.append(f"{where} (attempt {run.attempt}): {failure_message(result)}")
+    summary.decisions[domain] = apply_pending_decisions(
+        domain, PER_FILE[domain], instance, resources, run_config(PER_FILE[domain], DATED, dates)
+    )
+    # As under the daemon: reports follow curated data (re-curated files included); rebuilt when missing or older.
+    reports = REPORTS[domain]
+    if reports_stale(instance, domain):
+        refreshed = dg.materialize(
+            reports,
+            instance=instance,
+            resources=resources,
+            tags=BY_RUN,
+            run_config=quiet(run_config(reports, DATED, dates)),
+            raise_on_error=False,
+        )
+        tag_failed_checks(instance, refreshed.dagster_run)
+        if refreshed.success:
             summary.reports_refreshed += [k.to_user_string() for a in reports for k in a.keys]
-    return summary
+        else:
+            stop_on_outage(refreshed, resources)
+            summary.reports_failed.append(
+                f"{domain} reports not refreshed, the next run rebuilds them: {failure_message(refreshed)}"
+            )
+
+
+def store_name(resources: dict) -> str:
+    """The storage root, and the endpoint when it is not AWS's, for the operator's line."""
+    storage = resources["storage"]
+    return f"{storage.root} at {storage.endpoint_url}" if storage.endpoint_url else storage.root
+
+
+def stop_on_outage(result: dg.ExecuteInProcessResult, resources: dict) -> None:
+    """Raise StoreUnavailable when a step failed on a store outage: every later run would fail the same way."""
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE and event.step_failure_data.error:
+            outage = outage_in(_error_chain(event.step_failure_data.error))
+            if outage:
+                raise StoreUnavailable(f"{outage.line(store_name(resources))}; {STAY_PENDING}")
+
+
+def _error_chain(error) -> Iterator[tuple[str, str]]:
+    while error is not None:
+        yield error.cls_name or "", error.message or ""
+        error = error.cause or error.context
 
 
 def rows_read(result: dg.ExecuteInProcessResult, domain: str) -> int | None:
@@ -158,6 +204,13 @@ def rows_read(result: dg.ExecuteInProcessResult, domain: str) -> int | None:
             count = materialization.metadata.get("dagster/row_count")
             return int(count.value) if count is not None else None
     return None
+
+
+def outcome_of(result: dg.ExecuteInProcessResult) -> str:
+    """A file's outcome in the operator's words."""
+    if result.success:
+        return "done"
+    return "stopped by a blocking check" if stopped_by_checks(result) else "failed"
 
 
 def quiet(config: dg.RunConfig) -> dg.RunConfig:
@@ -195,7 +248,8 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
     """The first line of the first step failure, for the run tag and the operator's one line."""
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.STEP_FAILURE and event.step_failure_data.error:
-            lines = event.step_failure_data.error.message.strip().splitlines()
+            *_, (_, message) = _error_chain(event.step_failure_data.error)  # the root cause, not "max_retries"
+            lines = message.strip().splitlines()
             return f"{event.step_key}: {lines[-1] if lines else 'failed'}"[:300]
     return "run failed"
 

@@ -1,7 +1,8 @@
 """Step bodies ask for their retries explicitly, so an interrupt (SIGTERM/SIGINT) is never retried.
 
 Dagster 1.13 turns an interrupt inside a step with a RetryPolicy into a retry, which keeps a stopped process running;
-a step that raises `RetryRequested` itself is retried only for the exceptions it chose.
+a step that raises `RetryRequested` itself is retried only for the exceptions it chose. A store outage (endpoint
+down, disk full, ...) is not retried either: botocore has already retried it, and `run` stops on it.
 """
 
 import functools
@@ -9,6 +10,8 @@ import inspect
 from collections.abc import Callable
 
 import dagster as dg
+
+from hc_pipeline.stores.outage import outage_of
 
 IO_RETRY = dg.RetryPolicy(max_retries=3, delay=0.5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 NOT_RETRIED = (dg.Failure, dg.RetryRequested, dg.DagsterError)
@@ -31,6 +34,8 @@ def retried(compute: Callable) -> Callable:
             except NOT_RETRIED:
                 raise
             except Exception as error:
+                if outage_of(error):
+                    raise
                 raise _retry_request(args, kwargs) from error
 
         return step_events
@@ -42,6 +47,8 @@ def retried(compute: Callable) -> Callable:
         except NOT_RETRIED:
             raise
         except Exception as error:
+            if outage_of(error):
+                raise
             raise _retry_request(args, kwargs) from error
 
     return step

@@ -1,5 +1,6 @@
 """The storage root and its zones: lake, quarantine and insights, written whole or not at all."""
 
+import errno
 import json
 import uuid
 from typing import Any
@@ -49,8 +50,11 @@ class LakeStorage(dg.ConfigurableResource):
             try:
                 partial.write_bytes(data)
                 partial.rename(path)
-            except BaseException:
+            except BaseException as error:
                 partial.unlink(missing_ok=True)  # a failed write (disk full, interrupt) leaves nothing behind
+                if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+                    # Name the file being written, not its hidden temporary twin.
+                    raise OSError(error.errno, error.strerror, str(path)) from error
                 raise
         else:
             path.write_bytes(data)

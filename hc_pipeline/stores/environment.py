@@ -49,16 +49,24 @@ def s3_settings(env: Mapping[str, str] | None = None) -> S3Settings | None:
     )
 
 
+def store_label(env: Mapping[str, str] | None = None) -> str:
+    """Where every zone is, for people: the bucket root and its endpoint, or the HC_HOME folder."""
+    settings = s3_settings(env)
+    if settings is None:
+        return str(hc_home(env))
+    return f"{settings.root} at {settings.endpoint_url}" if settings.endpoint_url else settings.root
+
+
 def fsspec_options(root: str, endpoint_url: str | None, sse: str | None, region_name: str | None) -> dict[str, Any]:
     """fsspec (s3fs) options for the storage root: endpoint, region and SSE on every write; none locally."""
     if not root.startswith(("s3://", "s3a://")):
         return {}
-    from hc_pipeline.resources.aws import s3fs_client_kwargs  # Dagster-free; boto3 only for S3 roots
+    from hc_pipeline.resources.aws import s3fs_client_kwargs, s3fs_config_kwargs  # Dagster-free; boto3 for S3 only
 
     stop_fsspec_io_at_exit()
     client = s3fs_client_kwargs(region_name, endpoint_url)
     # No listing cache: sensors, runs and `hc-pipeline query` each need the bucket as it is now.
-    options: dict[str, Any] = {"use_listings_cache": False}
+    options: dict[str, Any] = {"use_listings_cache": False, "config_kwargs": s3fs_config_kwargs()}
     if client:
         options["client_kwargs"] = client
     if sse:

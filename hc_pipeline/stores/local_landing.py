@@ -1,5 +1,6 @@
 """The landing zone as a local folder, `<root>/landing/<domain>/...`; a file's version is its content's MD5."""
 
+import errno
 import hashlib
 import io
 import os
@@ -92,8 +93,10 @@ class LocalLanding:
             with partial.open("xb") as sink:
                 digest, _ = md5_stream(reader, sink)
             os.replace(partial, target)
-        except BaseException:
+        except BaseException as error:
             partial.unlink(missing_ok=True)
+            if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise OSError(error.errno, error.strerror, str(target)) from error  # the file landing, not its temp
             raise
         stat = target.stat()
         self.index.update([(key, stat_stamp(stat), digest)])

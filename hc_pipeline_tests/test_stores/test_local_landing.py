@@ -1,5 +1,6 @@
 """The local landing zone's core: streamed puts with the MD5 version, listing from remembered digests, dot-files."""
 
+import errno
 import hashlib
 import io
 import os
@@ -116,3 +117,26 @@ def test_a_file_copied_in_is_taken_once_unchanged_for_the_settle_time(tmp_path):
     os.utime(copying, (settled, settled))
     listed = {o.key: o.version for o in landing.list_objects("patients")}
     assert listed["patients/copying.csv"] == md5(b"a,b\n3,4\n")
+
+
+class FillsTheDisk(io.RawIOBase):
+    """A stream whose copy fails with ENOSPC after the first chunk, as when the disk fills mid-copy."""
+
+    def __init__(self):
+        self.reads = 0
+
+    def readinto(self, buffer) -> int:
+        self.reads += 1
+        if self.reads > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        buffer[:4] = b"P1,4"
+        return 4
+
+
+def test_a_full_disk_while_landing_names_the_file_and_leaves_no_partial(tmp_path):
+    landing = LocalLanding(tmp_path)
+    with pytest.raises(OSError) as raised:
+        landing.put_stream("patients/a.csv", FillsTheDisk())
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(tmp_path / "landing/patients/a.csv")
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix == ".partial"]
+    assert landing.list_objects("patients") == []
