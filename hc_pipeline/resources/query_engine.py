@@ -4,16 +4,19 @@ import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import duckdb
 import pandas as pd
 from pydantic import Field
 
 from hc_pipeline.resources.storage import LakeStorage
 from hc_pipeline.sql import athena_to_duckdb
-from hc_pipeline.stores.duckdb_lake import DuckDBLake
+
+if TYPE_CHECKING:  # duckdb loads when a query runs, not with the code location
+    import duckdb
+
+    from hc_pipeline.stores.duckdb_lake import DuckDBLake
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,10 @@ class DuckDBQueryEngine(QueryEngine):
     threads: int = Field(default=2, description="DuckDB worker threads.")
 
     @property
-    def lake(self) -> DuckDBLake:
+    def lake(self) -> "DuckDBLake":
         """The Dagster-free implementation, shared with `hc-pipeline query`."""
+        from hc_pipeline.stores.duckdb_lake import DuckDBLake
+
         filesystem = self.storage.filesystem() if self.storage.is_s3 else None
         return DuckDBLake(str(self.storage.path("lake")), filesystem, self.threads)
 
@@ -64,7 +69,7 @@ class DuckDBQueryEngine(QueryEngine):
         return list(self.lake.tables())
 
     @contextlib.contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(self) -> Iterator["duckdb.DuckDBPyConnection"]:
         """A connection with one view per lake table and the shared views, closed when the block ends."""
         with self.lake.connect() as con:
             yield con
