@@ -54,7 +54,7 @@ format: install
 
 dev: install
 	@mkdir -p $(HC_HOME)/dagster
-	@test -f $(HC_HOME)/dagster/dagster.yaml || printf 'telemetry:\n  enabled: false\nnux:\n  enabled: false\n' > $(HC_HOME)/dagster/dagster.yaml
+	@test -f $(HC_HOME)/dagster/dagster.yaml || cp deploy/dagster-dev.yaml $(HC_HOME)/dagster/dagster.yaml
 	@echo "Dagster UI: http://127.0.0.1:3000  (instance: $(HC_HOME)/dagster)"
 	HC_HOME=$(HC_HOME) DAGSTER_HOME=$(HC_HOME)/dagster $(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 

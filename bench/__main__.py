@@ -1,4 +1,4 @@
-"""`python -m bench [--only p1,p1_5m,facilities,small_files,fast_commands,sensor,partitions,postgres_burst]`."""
+"""`python -m bench [--only p1,p1_5m,facilities,small_files,fast_commands,sensor,partitions,postgres_burst,daemon_latency]`."""
 
 import argparse
 import importlib
@@ -17,6 +17,7 @@ BENCHMARKS = {
     "sensor": "bench.sensor:run",  # it needs the S3 landing zone
     "partitions": "bench.partitions:run",  # these two start PostgreSQL, the daemon and the webserver
     "postgres_burst": "bench.postgres_burst:run",
+    "daemon_latency": "bench.daemon_latency:run",  # the real daemon with default settings, both landing modes
 }
 
 
@@ -32,6 +33,8 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("--skip-lambda", action="store_true", help="P1 without (c), which takes minutes")
     root.add_argument("--landing-files", type=int, default=10_000, help="files for the local landing listing")
     root.add_argument("--sensor-sizes", default="10000,100000", help="landed objects for the sensor ticks")
+    root.add_argument("--latency-uploads", type=int, default=5, help="daemon_latency: measured uploads per mode")
+    root.add_argument("--latency-group", default="daemon_latency", help="daemon_latency: the group its figures go in")
     return root
 
 

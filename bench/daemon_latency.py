@@ -1,12 +1,18 @@
-"""Upload-to-materialized latency of a 1,000-row patients file under the real daemon (median of 5 uploads).
+"""Upload-to-materialized latency of a 1,000-row patients file under the real daemon, in both landing modes.
 
-Run: `.venv/bin/python -m bench.daemon_latency`. Prints the phases of each upload: sensor pickup (upload to
-run created), queue + launch (created to started), run (started to ended), and the total.
+Run: `python -m bench --only daemon_latency` (records the figures) or `python -m bench.daemon_latency [listing|event]`
+(prints them). Default settings: no HC_SENSOR_INTERVAL_SECONDS, the instance yaml of `make dev`. Per upload:
+sensor pickup (upload to run created), queue + launch (created to started), run (started to ended), total.
+One warm-up upload per mode is not counted; each measured upload waits a random 0-5 s first, so uploads fall
+at any point of the sensor's tick cycle.
 """
 
 import datetime as dt
 import json
+import os
+import random
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -15,51 +21,86 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from bench.deployment import FAKE_AWS, Deployment, wait_for
+from bench.production import notify_queue
+from bench.report import Figures
 from hc_pipeline.generate.writer import generate
 
+MODES = ("listing", "event")
+BUCKET, PREFIX = "hc-latency", "latency"
+PHASES = ("pickup_s", "launch_s", "run_s", "total_s")
 RUNS = """{ runsOrError(filter: {pipelineName: "patients_file_job"}) { ... on Runs { results {
   status creationTime startTime endTime tags { key value } } } } }"""
 
 
-def main(uploads: int = 5, rows: int = 1_000, tick: int = 2) -> dict:
-    import os
+def run(opts) -> Figures:
+    """Both modes, median of `--latency-uploads` (5) each, as bench figures."""
+    figures = Figures(getattr(opts, "latency_group", None) or "daemon_latency")
+    for mode in MODES:
+        result = measure(mode, uploads=getattr(opts, "latency_uploads", 5))
+        for phase in PHASES:
+            figures.add(
+                f"latency_{mode}_{phase}",
+                result["median"][phase],
+                "s",
+                f"{mode} mode, median of {len(result['uploads'])}: {phase[:-2].replace('_', ' ')}",
+            )
+        figures.note(
+            f"{mode} mode: load average {result['load_before']} before, {result['load_after']} after; per upload "
+            + "; ".join(" / ".join(f"{u[p]:.1f}" for p in PHASES) for u in result["uploads"])
+            + " s (pickup / queue+launch / run / total)"
+        )
+    return figures
 
+
+def measure(mode: str, uploads: int = 5, rows: int = 1_000) -> dict:
+    """Start moto, the daemon and the webserver with default settings; land `uploads` files one at a time."""
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
     os.environ.update(FAKE_AWS)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     endpoint = "http://{}:{}".format(*server.get_host_and_port())
     s3 = boto3.client("s3", endpoint_url=endpoint)
-    s3.create_bucket(Bucket="hc-latency")
+    s3.create_bucket(Bucket=BUCKET)
     work = Path(tempfile.mkdtemp(prefix="hc-latency-"))
     env = {
-        "HC_S3_BUCKET": "hc-latency",
+        "HC_S3_BUCKET": BUCKET,
+        "HC_S3_PREFIX": PREFIX,
         "HC_S3_ENDPOINT_URL": endpoint,
-        "HC_SENSOR_INTERVAL_SECONDS": str(tick),
         "HC_HOME": str(work / "home"),
     }
+    os.environ.pop("HC_SENSOR_INTERVAL_SECONDS", None)
+    if mode == "event":
+        sqs = boto3.client("sqs", endpoint_url=endpoint)
+        env["HC_S3_EVENT_QUEUE_URL"] = notify_queue(s3, sqs, BUCKET, PREFIX, "hc-latency-events")
+    load_before = round(os.getloadavg()[0], 2)
     deployment = Deployment(work / "dagster", env).start()
+    pace = random.Random(12)
     phases = []
     try:
-        for i in range(uploads):
+        for i in range(uploads + 1):
             data = generate_csv(rows, seed=i)
-            key = f"patients/latency_{i}.csv"
+            key = f"patients/latency_{mode}_{i}.csv"
+            if i:
+                time.sleep(pace.uniform(0, 5))
             started = time.time()
-            s3.put_object(Bucket="hc-latency", Key=f"landing/{key}", Body=data)
-            run = wait_for(lambda key=key: done_run(deployment, key), 600, 0.5, f"the run of {key}")
-            phases.append(
-                {
-                    "pickup_s": run["creationTime"] - started,
-                    "launch_s": run["startTime"] - run["creationTime"],
-                    "run_s": run["endTime"] - run["startTime"],
-                    "total_s": run["endTime"] - started,
-                }
-            )
+            s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/landing/{key}", Body=data)
+            found = wait_for(lambda key=key: done_run(deployment, key), 600, 0.2, f"the run of {key}")
+            if i:  # the first upload warms the code server up
+                phases.append(
+                    {
+                        "pickup_s": found["creationTime"] - started,
+                        "launch_s": found["startTime"] - found["creationTime"],
+                        "run_s": found["endTime"] - found["startTime"],
+                        "total_s": found["endTime"] - started,
+                    }
+                )
     finally:
         deployment.stop()
         server.stop()
-    summary = {k: round(statistics.median(p[k] for p in phases), 2) for k in phases[0]}
-    print(json.dumps({"uploads": phases, "median": summary, "rows": rows, "sensor_interval_s": tick}, indent=2))
-    return summary
+    median = {k: round(statistics.median(p[k] for p in phases), 2) for k in PHASES}
+    load_after = round(os.getloadavg()[0], 2)
+    return {"mode": mode, "uploads": phases, "median": median, "load_before": load_before, "load_after": load_after}
 
 
 def generate_csv(rows: int, seed: int) -> bytes:
@@ -69,12 +110,16 @@ def generate_csv(rows: int, seed: int) -> bytes:
 
 
 def done_run(deployment: Deployment, key: str) -> dict | None:
-    for run in deployment.graphql(RUNS)["runsOrError"]["results"]:
-        tags = {t["key"]: t["value"] for t in run["tags"]}
-        if tags.get("hc/object_key") == key and run["status"] == "SUCCESS":
-            return run
+    for found in deployment.graphql(RUNS)["runsOrError"]["results"]:
+        tags = {t["key"]: t["value"] for t in found["tags"]}
+        if tags.get("hc/object_key") == key:
+            if found["status"] == "FAILURE":
+                raise RuntimeError(f"the run of {key} failed; see the Dagster UI of {deployment.home}")
+            if found["status"] == "SUCCESS":
+                return found
     return None
 
 
 if __name__ == "__main__":
-    main()
+    for name in sys.argv[1:] or MODES:
+        print(json.dumps(measure(name), indent=2))

@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+DEV_INSTANCE = REPO / "deploy" / "dagster-dev.yaml"  # what `make dev` uses
 BIN = Path(sys.executable).parent
 # Credentials moto accepts, so no real AWS account is ever touched.
 FAKE_AWS = {
@@ -33,7 +34,7 @@ class Deployment:
 
     def __init__(self, dagster_home: Path, env: dict[str, str], instance_yaml: str | None = None):
         self.home = dagster_home
-        self.instance_yaml = instance_yaml or "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
+        self.instance_yaml = instance_yaml or DEV_INSTANCE.read_text()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env, "DAGSTER_HOME": str(dagster_home), "TMPDIR": str(dagster_home / "tmp")}

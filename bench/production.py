@@ -32,7 +32,6 @@ def production_instance_yaml(port: int, s3_endpoint: str, max_runs: int, per_par
     coordinator["max_concurrent_runs"] = max_runs
     [limit] = [x for x in coordinator["tag_concurrency_limits"] if x["key"] == PARTITION_SET_TAG]
     limit["limit"] = per_partition_set
-    coordinator["dequeue_interval_seconds"] = 1
     return yaml.safe_dump(config, sort_keys=False)
 
 

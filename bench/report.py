@@ -36,6 +36,8 @@ TARGETS = [
     ("fast_query_select_1_s", "<=", 0.5, '`hc-pipeline query "select 1"` wall (issue 15)'),
     ("fast_ingest_small_s", "<=", 0.5, "`hc-pipeline ingest` of a small file wall (issue 15)"),
     ("landing_list_again_bytes_read", "<=", 0, "Local listing of 10,000 files, nothing new: bytes read (issue 15)"),
+    ("latency_event_total_s", "<=", 10.0, "Upload to materialized, event mode, default settings (issue 12)"),
+    ("latency_listing_total_s", "<=", 15.0, "Upload to materialized, listing mode, default settings (issue 12)"),
 ]
 
 

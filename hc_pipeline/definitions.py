@@ -1,11 +1,14 @@
 """The hc_pipeline code location: assets, checks, jobs and sensors, on resources chosen by environment."""
 
+import os
+from collections.abc import Mapping
+
 import dagster as dg
 
 from hc_pipeline.alert_sensors import check_failure_alert_sensor, run_failure_alert_sensor
 from hc_pipeline.assets import analytics, facilities, review
 from hc_pipeline.assets.domains import PER_FILE, REPORTS
-from hc_pipeline.deployment import build_resources, sensor_interval
+from hc_pipeline.deployment import SensorIntervals, build_resources, default_intervals, sensor_intervals
 from hc_pipeline.event_sensor import landing_events_sensor
 from hc_pipeline.jobs import file_job
 from hc_pipeline.review_sensors import decisions_job, decisions_landing_sensor, recuration_sensor
@@ -13,14 +16,16 @@ from hc_pipeline.run_checks import failed_checks_tag_sensor
 from hc_pipeline.sensors import landing_sensor
 
 
-def make_definitions(resources: dict, interval_seconds: int = 15) -> dg.Definitions:
-    """Everything in the code location, on the given resources."""
+def make_definitions(resources: dict, intervals: SensorIntervals | None = None) -> dg.Definitions:
+    """Everything in the code location, on the given resources (sensor intervals: the defaults for their mode)."""
+    intervals = intervals or default_intervals(event_mode="landing_events" in resources)
+    landing_seconds, interval_seconds = intervals.landing, intervals.other
     jobs = {domain: file_job(domain, assets) for domain, assets in PER_FILE.items()}
     # Event mode (an SQS queue in the resources): one reader for every domain instead of a listing per domain.
     landing_sensors = (
-        [landing_events_sensor(jobs, interval_seconds)]
+        [landing_events_sensor(jobs, landing_seconds)]
         if "landing_events" in resources
-        else [landing_sensor(domain, job, interval_seconds=interval_seconds) for domain, job in jobs.items()]
+        else [landing_sensor(domain, job, interval_seconds=landing_seconds) for domain, job in jobs.items()]
     )
     review_jobs = {domain: decisions_job(domain, review.decisions[domain]) for domain in PER_FILE}
     return dg.Definitions(
@@ -51,4 +56,10 @@ def make_definitions(resources: dict, interval_seconds: int = 15) -> dg.Definiti
     )
 
 
-defs = make_definitions(build_resources(), sensor_interval())
+def definitions_for(env: Mapping[str, str] | None = None) -> dg.Definitions:
+    """The code location as the environment (`HC_*`) configures it."""
+    env = os.environ if env is None else env
+    return make_definitions(build_resources(env), sensor_intervals(env))
+
+
+defs = definitions_for()

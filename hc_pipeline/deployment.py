@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import dagster as dg
 
@@ -113,7 +114,30 @@ def notifier(env: Mapping[str, str]) -> Notifier:
     return LogNotifier()
 
 
-def sensor_interval(env: Mapping[str, str] | None = None) -> int:
-    """Seconds between landing-sensor ticks (`HC_SENSOR_INTERVAL_SECONDS`, default 15)."""
+# Seconds between ticks. Dagster's sensor daemon loops every 5 s at the fastest, so a landing sensor at or
+# below that ticks on every loop; the event sensor also long-polls SQS within the tick (S3EventQueue.wait_seconds).
+EVENT_LANDING_INTERVAL, LISTING_LANDING_INTERVAL, OTHER_INTERVAL = 1, 5, 15
+
+
+@dataclass(frozen=True)
+class SensorIntervals:
+    """Seconds between ticks of the landing sensors and of every other sensor."""
+
+    landing: int
+    other: int = OTHER_INTERVAL
+
+
+def sensor_intervals(env: Mapping[str, str] | None = None) -> SensorIntervals:
+    """`HC_SENSOR_INTERVAL_SECONDS` for every sensor; unset: landing 1 s (event mode) or 5 s (listing), others 15 s."""
     env = os.environ if env is None else env
-    return int(env.get("HC_SENSOR_INTERVAL_SECONDS") or 15)
+    text = (env.get("HC_SENSOR_INTERVAL_SECONDS") or "").strip()
+    if text:
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(f"HC_SENSOR_INTERVAL_SECONDS={text!r}: expected a whole number of seconds, at least 1")
+        return SensorIntervals(landing=int(text), other=int(text))
+    return default_intervals(event_mode=bool((env.get("HC_S3_EVENT_QUEUE_URL") or "").strip()))
+
+
+def default_intervals(event_mode: bool) -> SensorIntervals:
+    """The landing sensors on every daemon loop in event mode, every 5 s in listing mode; the others every 15 s."""
+    return SensorIntervals(landing=EVENT_LANDING_INTERVAL if event_mode else LISTING_LANDING_INTERVAL)

@@ -3,9 +3,6 @@
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 MAX_ATTEMPTS = 5
 # A dead endpoint fails in seconds, not minutes (botocore's default connect timeout is 60 s per attempt).
 CONNECT_TIMEOUT, READ_TIMEOUT = 10, 60
@@ -20,6 +17,9 @@ def client(
     service: str, region_name: str | None = None, endpoint_url: str | None = None, max_attempts: int = MAX_ATTEMPTS
 ):
     """A boto3 client from its own session (sessions are not thread-safe; clients are); credentials by the chain."""
+    import boto3  # on first use: a local deployment's code location never needs it
+    from botocore.config import Config
+
     return boto3.session.Session().client(
         service,
         region_name=region_name,

@@ -3,16 +3,20 @@
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import duckdb
 import pandas as pd
 from pydantic import Field
 
 from hc_pipeline.resources.storage import LakeStorage
 from hc_pipeline.sql import athena_to_duckdb
-from hc_pipeline.stores.duckdb_lake import DuckDBLake
 from hc_pipeline.stores.query_stats import QueryStats
+
+if TYPE_CHECKING:  # duckdb loads when a query runs, not with the code location
+    import duckdb
+
+    from hc_pipeline.stores.duckdb_lake import DuckDBLake
 
 
 class QueryEngine(dg.ConfigurableResource, ABC):
@@ -38,8 +42,10 @@ class DuckDBQueryEngine(QueryEngine):
     threads: int = Field(default=2, description="DuckDB worker threads.")
 
     @property
-    def lake(self) -> DuckDBLake:
+    def lake(self) -> "DuckDBLake":
         """The Dagster-free implementation, shared with `hc-pipeline query`."""
+        from hc_pipeline.stores.duckdb_lake import DuckDBLake
+
         filesystem = self.storage.filesystem() if self.storage.is_s3 else None
         return DuckDBLake(str(self.storage.path("lake")), filesystem, self.threads)
 
@@ -47,7 +53,7 @@ class DuckDBQueryEngine(QueryEngine):
         return list(self.lake.tables())
 
     @contextlib.contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(self) -> Iterator["duckdb.DuckDBPyConnection"]:
         """A connection with one view per lake table and the shared views, closed when the block ends."""
         with self.lake.connect() as con:
             yield con

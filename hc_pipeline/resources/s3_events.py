@@ -43,7 +43,12 @@ class S3EventQueue(dg.ConfigurableResource):
     queue_url: str = Field(description="URL of the SQS queue (HC_S3_EVENT_QUEUE_URL).")
     landing: S3LandingZone = Field(description="The landing zone whose bucket notifies the queue.")
     max_receive_calls: int = Field(default=10, description="ReceiveMessage calls (10 messages each) per tick at most.")
-    wait_seconds: int = Field(default=1, description="Long-poll wait of each ReceiveMessage call.")
+    wait_seconds: int = Field(
+        default=4,
+        description="Long-poll wait of a tick's first ReceiveMessage call: a notification arriving meanwhile is "
+        "received at once. Just under the sensor daemon's 5-s loop, so the tick waits on the queue for most of "
+        "every loop and still leaves the other sensors their turn; far under the daemon's 60-s sensor timeout.",
+    )
     visibility_seconds: int = Field(
         default=300,
         description="How long a received message stays hidden: longer than a tick interval, so the "

@@ -1,14 +1,18 @@
-"""Athena-dialect SQL files, one query a file, and their translation for DuckDB."""
+"""Athena-dialect SQL files, one query a file, and their translation for DuckDB.
+
+duckdb and sqlglot load on first use: a run worker that processes a landed file needs neither.
+"""
 
 import datetime
 import re
 from importlib.resources import files
-
-import duckdb
-import sqlglot
-from sqlglot import exp
+from typing import TYPE_CHECKING
 
 from hc_pipeline.tiers import tier_case_sql
+
+if TYPE_CHECKING:
+    import duckdb
+    from sqlglot import exp
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # SQL written by code from constants defined once (never from input), filled into any file that names them.
@@ -54,8 +58,10 @@ def views_over(tables: set[str]) -> dict[str, str]:
     return {view: render_sql(view) for view, table in VIEWS.items() if table in tables}
 
 
-def create_duckdb_views(connection: duckdb.DuckDBPyConnection, tables: set[str]) -> list[str]:
+def create_duckdb_views(connection: "duckdb.DuckDBPyConnection", tables: set[str]) -> list[str]:
     """Create the shared views over `tables` on a DuckDB connection; returns the views created."""
+    import duckdb
+
     created = []
     for view, select in views_over(tables).items():
         try:
@@ -68,8 +74,10 @@ def create_duckdb_views(connection: duckdb.DuckDBPyConnection, tables: set[str])
     return created
 
 
-def _unnest_rows_for_duckdb(node: exp.Expression) -> exp.Expression:
+def _unnest_rows_for_duckdb(node: "exp.Expression") -> "exp.Expression":
     """Rewrite Trino's `UNNEST(array_of_rows) AS t(f1, f2, ...)` into DuckDB's equivalent."""
+    from sqlglot import exp
+
     # Trino expands each ROW element into one column per field (positional aliases); DuckDB's
     # FROM-clause UNNEST yields one struct column, so unnest two levels in a lateral subquery.
     if not (isinstance(node, exp.Unnest) and isinstance(node.parent, (exp.Join, exp.From))):
@@ -88,5 +96,7 @@ def _unnest_rows_for_duckdb(node: exp.Expression) -> exp.Expression:
 
 def athena_to_duckdb(sql: str) -> str:
     """Translate one Athena (Trino) statement to DuckDB's dialect."""
+    import sqlglot
+
     tree = sqlglot.parse(sql, read="athena")[0]
     return tree.transform(_unnest_rows_for_duckdb).sql(dialect="duckdb")
