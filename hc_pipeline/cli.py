@@ -10,6 +10,7 @@ from pathlib import Path
 
 # Only the Dagster-free stores here: `ingest`, `query` and `--help` must not pay for importing Dagster.
 from hc_pipeline.stores.landed import DOMAINS
+from hc_pipeline.stores.outage import StoreUnavailable, outage_of
 
 
 def _defs():
@@ -63,7 +64,6 @@ def cmd_run(args) -> int:
     from hc_pipeline.home_lock import HomeBusy, exclusive_home
     from hc_pipeline.runner import RunInterrupted, instance_for, run_pending
     from hc_pipeline.stores.environment import hc_home
-    from hc_pipeline.stores.outage import StoreUnavailable
 
     _notifications_to_stdout()
     home = hc_home()
@@ -80,9 +80,6 @@ def cmd_run(args) -> int:
     except RunInterrupted as stopped:
         print(f"hc-pipeline run: {stopped}", file=sys.stderr)
         return 130
-    except StoreUnavailable as outage:
-        print(f"hc-pipeline run: {outage}", file=sys.stderr)
-        return 4
     except KeyboardInterrupt:
         print("hc-pipeline run: interrupted; unfinished files stay pending", file=sys.stderr)
         return 130
@@ -179,21 +176,9 @@ def cmd_review_apply(args) -> int:
 
 def cmd_demo(args) -> int:
     from hc_pipeline.demo import run_demo
-    from hc_pipeline.stores.environment import store_label
-    from hc_pipeline.stores.outage import StoreUnavailable, outage_of
 
     _notifications_to_stdout()
-    try:
-        return run_demo(patients=args.patients, facilities=args.facilities, seed=args.seed)
-    except StoreUnavailable as outage:
-        print(f"hc-pipeline demo: {outage}", file=sys.stderr)
-        return 4
-    except Exception as error:  # landing the samples: a full disk, a missing bucket, an unreachable endpoint
-        outage = outage_of(error)
-        if outage is None:
-            raise
-        print(f"hc-pipeline demo: {outage.line(store_label())}", file=sys.stderr)
-        return 4
+    return run_demo(patients=args.patients, facilities=args.facilities, seed=args.seed)
 
 
 def _date(text: str) -> dt.date:
@@ -269,7 +254,19 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except StoreUnavailable as outage:
+        print(f"hc-pipeline {args.command}: {outage}", file=sys.stderr)
+        return 4
+    except Exception as error:  # any command: a full disk, a missing bucket, an unreachable endpoint is one line
+        outage = outage_of(error)
+        if outage is None:
+            raise
+        from hc_pipeline.stores.environment import store_label
+
+        print(f"hc-pipeline {args.command}: {outage.line(store_label())}", file=sys.stderr)
+        return 4
 
 
 if __name__ == "__main__":

@@ -176,3 +176,21 @@ def test_a_lake_query_cut_off_from_s3_ends_as_unreachable(s3_endpoint):
     finally:
         forwarder.stop()
     assert outage_of(raised.value).kind == "unreachable"
+
+
+def test_every_command_names_a_missing_bucket_in_one_line(s3_endpoint, tmp_path):
+    sample = tmp_path / "a.csv"
+    sample.write_text("patient_id,age\nP1,40\n")
+    env = {**os.environ, **s3_env(s3_endpoint, HC_S3_BUCKET="no-such-bucket"), "HC_HOME": str(tmp_path / "home")}
+    out = subprocess.run(
+        [str(BIN / "hc-pipeline"), "ingest", "patients", str(sample)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 4 and out.stdout == ""
+    assert out.stderr.splitlines() == [
+        f"hc-pipeline ingest: s3://no-such-bucket/{PREFIX} at {s3_endpoint}: the bucket does not exist; "
+        "create it or correct HC_S3_BUCKET"
+    ]
