@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 # Only the Dagster-free stores here: `ingest`, `query` and `--help` must not pay for importing Dagster.
+from hc_pipeline.home_lock import HomeBusy
 from hc_pipeline.stores.landed import DOMAINS
 from hc_pipeline.stores.outage import StoreUnavailable, outage_of
 
@@ -61,7 +62,7 @@ def _notifications_to_stdout() -> None:
 
 
 def cmd_run(args) -> int:
-    from hc_pipeline.home_lock import HomeBusy, exclusive_home
+    from hc_pipeline.home_lock import exclusive_home
     from hc_pipeline.runner import RunInterrupted, instance_for, run_pending
     from hc_pipeline.stores.environment import hc_home
 
@@ -72,11 +73,6 @@ def cmd_run(args) -> int:
         # One writer per HC_HOME: the instance's schema is created and runs are planned under the lock.
         with exclusive_home(home, wait_seconds=args.wait):
             summary = run_pending(_defs(), instance_for(home), args.as_of, args.horizon_days, progress=sys.stdout)
-    except HomeBusy as busy:
-        print(
-            f"hc-pipeline run: {busy}; nothing done, try again when it ends (or pass --wait SECONDS)", file=sys.stderr
-        )
-        return 3
     except RunInterrupted as stopped:
         print(f"hc-pipeline run: {stopped}", file=sys.stderr)
         return 130
@@ -115,7 +111,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_retry(args) -> int:
-    from hc_pipeline.home_lock import HomeBusy, exclusive_home
+    from hc_pipeline.home_lock import exclusive_home
     from hc_pipeline.runner import instance_for
     from hc_pipeline.steward_retry import NotGivenUp, retry
     from hc_pipeline.stores.environment import hc_home
@@ -124,11 +120,6 @@ def cmd_retry(args) -> int:
     try:
         with exclusive_home(home, wait_seconds=args.wait):  # `run` plans under this lock: never half a retry
             done = retry(instance_for(home), _defs().resources["landing"], args.key, args.domain)
-    except HomeBusy as busy:
-        print(
-            f"hc-pipeline retry: {busy}; nothing done, try again when it ends (or pass --wait SECONDS)", file=sys.stderr
-        )
-        return 3
     except NotGivenUp as refused:
         print(f"hc-pipeline retry: {refused}", file=sys.stderr)
         return 2
@@ -256,6 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
+    except HomeBusy as busy:  # `run` and `retry`: one writer per HC_HOME
+        print(
+            f"hc-pipeline {args.command}: {busy}; nothing done, try again when it ends (or pass --wait SECONDS)",
+            file=sys.stderr,
+        )
+        return 3
     except StoreUnavailable as outage:
         print(f"hc-pipeline {args.command}: {outage}", file=sys.stderr)
         return 4
