@@ -5,9 +5,10 @@ a step that raises `RetryRequested` itself is retried only for the exceptions it
 down, disk full, ...) is not retried either: botocore has already retried it, and `run` stops on it.
 """
 
+import contextlib
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 
@@ -23,32 +24,33 @@ def _retry_request(args: tuple, kwargs: dict) -> dg.RetryRequested:
     return dg.RetryRequested(max_retries=IO_RETRY.max_retries, seconds_to_wait=IO_RETRY.calculate_delay(attempt))
 
 
+@contextlib.contextmanager
+def _retry_on_error(args: tuple, kwargs: dict) -> Iterator[None]:
+    """Turn an ordinary exception of the block into a retry request; control flow and store outages pass."""
+    try:
+        yield
+    except NOT_RETRIED:
+        raise
+    except Exception as error:
+        if outage_of(error):
+            raise
+        raise _retry_request(args, kwargs) from error
+
+
 def retried(compute: Callable) -> Callable:
     """Wrap a step body: an exception (not an interrupt, not a Dagster control-flow error) requests a retry."""
     if inspect.isgeneratorfunction(compute):
 
         @functools.wraps(compute)
         def step_events(*args, **kwargs):
-            try:
+            with _retry_on_error(args, kwargs):
                 yield from compute(*args, **kwargs)
-            except NOT_RETRIED:
-                raise
-            except Exception as error:
-                if outage_of(error):
-                    raise
-                raise _retry_request(args, kwargs) from error
 
         return step_events
 
     @functools.wraps(compute)
     def step(*args, **kwargs):
-        try:
+        with _retry_on_error(args, kwargs):
             return compute(*args, **kwargs)
-        except NOT_RETRIED:
-            raise
-        except Exception as error:
-            if outage_of(error):
-                raise
-            raise _retry_request(args, kwargs) from error
 
     return step
