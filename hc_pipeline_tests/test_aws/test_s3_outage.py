@@ -128,7 +128,7 @@ def test_an_endpoint_outage_mid_run_ends_it_and_the_next_runs_finish_every_file_
             "check HC_S3_ENDPOINT_URL and the network, then run again; files not yet processed stay pending"
         ]
         done_before = len(successful_runs(home))
-        assert 2 <= done_before < FILES  # the third file's run may be the one cut off
+        assert 1 <= done_before < FILES  # the second file's run may be the one cut off
 
         forwarder.start()
         code, out, err = finished(hc_run(home, env))

@@ -49,7 +49,7 @@ def _reports(home: Path) -> dict[str, list[dict]]:
 def big(tmp_path_factory) -> tuple[Path, list[dict]]:
     """Generated files large enough to stop a run mid-file, and the counts of a clean run over them."""
     samples = tmp_path_factory.mktemp("big")
-    generated = hc(tmp_path_factory.mktemp("gen"), "generate", str(samples), "--patients", "20000", "--seed", "9")
+    generated = hc(tmp_path_factory.mktemp("gen"), "generate", str(samples), "--patients", "12000", "--seed", "9")
     assert generated.returncode == 0, generated.stderr
     clean = tmp_path_factory.mktemp("clean") / "home"
     ingest_all(clean, samples)

@@ -1,5 +1,7 @@
 """Two `hc-pipeline run`s at once on one HC_HOME: each version materialized once, the instance still opens."""
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -35,9 +37,10 @@ def test_two_runs_started_together_process_each_file_once(tmp_path, samples, exi
     if existing:
         ingest_all(home, samples)
         assert hc(home, "run", "--as-of", "2025-06-30").returncode == 0
-        (home / "landing" / "patients").joinpath("extra.csv").write_bytes(
-            next((samples / "patients").glob("*.csv")).read_bytes()
-        )
+        extra = (home / "landing" / "patients").joinpath("extra.csv")
+        extra.write_bytes(next((samples / "patients").glob("*.csv")).read_bytes())
+        copied_in = time.time() - 60  # copied into the folder a minute ago: settled
+        os.utime(extra, (copied_in, copied_in))
     else:
         ingest_all(home, samples)
     results = _two_runs_at_once(home)
