@@ -120,7 +120,7 @@ def plan_launches(
         past = history.get(obj.run_key, [])
         if any(run.status in IN_FLIGHT or is_done(run, instance) for run in past):
             continue
-        counted = [run for run in past if SET_ASIDE_TAG not in run.tags and run.tags.get(REASON_TAG) != INTERRUPTED]
+        counted = counted_attempts(past)
         if len(counted) >= max_attempts:
             if counted[0].tags.get(OUTCOME_TAG) != GAVE_UP:  # once, so a steward filtering runs in the UI sees it
                 instance.add_run_tags(counted[0].run_id, {OUTCOME_TAG: GAVE_UP})
@@ -128,6 +128,11 @@ def plan_launches(
         else:
             runs.append(FileRun(obj, attempt=next_attempt(past)))
     return LaunchPlan(domain, tuple(runs), tuple(gave_up))
+
+
+def counted_attempts(past: list[dg.DagsterRun]) -> list[dg.DagsterRun]:
+    """The runs that count toward MAX_ATTEMPTS: neither set aside by a steward nor stopped by an operator."""
+    return [run for run in past if SET_ASIDE_TAG not in run.tags and run.tags.get(REASON_TAG) != INTERRUPTED]
 
 
 def next_attempt(past: list[dg.DagsterRun]) -> int:

@@ -12,6 +12,7 @@ from hc_pipeline.planner import (
     MAX_ATTEMPTS,
     OUTCOME_TAG,
     SET_ASIDE_TAG,
+    counted_attempts,
     failure_reason,
     is_done,
     version_runs,
@@ -57,7 +58,7 @@ def retry(instance: dg.DagsterInstance, landing, key: str, domain: str | None = 
         raise NotGivenUp(f"{key}: not landed (no object at that key in landing/{domain}/)")
     obj = landed[0]
     past = version_runs(instance, [obj]).get(obj.run_key, [])
-    counted = [run for run in past if SET_ASIDE_TAG not in run.tags]
+    counted = counted_attempts(past)
     running = [run for run in past if run.status in IN_FLIGHT]
     if running:
         raise NotGivenUp(f"{key}: running (run {running[0].run_id[:8]}), not given up; nothing to retry")
