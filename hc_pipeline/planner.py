@@ -45,6 +45,13 @@ def run_tags(obj: LandedObject) -> dict[str, str]:
     return {KEY_TAG: obj.key, VERSION_TAG: obj.version, MODIFIED_TAG: repr(obj.last_modified)}
 
 
+def object_of(tags: dict[str, str]) -> LandedObject | None:
+    """The landed object version a run's tags name (`run_tags` read back), or None for a run without them."""
+    if KEY_TAG not in tags or VERSION_TAG not in tags:
+        return None
+    return LandedObject(tags[KEY_TAG], tags[VERSION_TAG], float(tags.get(MODIFIED_TAG, 0.0)), -1)
+
+
 @dataclass(frozen=True)
 class FileRun:
     """One run to launch: the landed object version it processes, that version's partition, and which attempt."""

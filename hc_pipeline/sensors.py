@@ -5,15 +5,7 @@ import time
 import dagster as dg
 
 from hc_pipeline.landing_cursor import LOOKBACK_SECONDS, LandingCursor, plan_tick
-from hc_pipeline.planner import (
-    KEY_TAG,
-    MODIFIED_TAG,
-    VERSION_RUN_KEY_TAG,
-    VERSION_TAG,
-    LaunchPlan,
-    plan_launches,
-    set_aside_runs,
-)
+from hc_pipeline.planner import VERSION_RUN_KEY_TAG, LaunchPlan, object_of, plan_launches, set_aside_runs
 from hc_pipeline.resources.landing import LandedObject, LandingZone
 
 MAX_RUNS_PER_TICK = 50
@@ -83,9 +75,6 @@ def failed_versions(instance: dg.DagsterInstance, sensor_name: str, objects: lis
 def failed_objects(instance: dg.DagsterInstance, sensor_name: str) -> list[LandedObject]:
     """The object versions of `recent_failures`, from their run tags (event mode lists nothing to match)."""
     found = {}
-    for run in recent_failures(instance, sensor_name):
-        tags = run.tags
-        if KEY_TAG in tags and VERSION_TAG in tags:
-            obj = LandedObject(tags[KEY_TAG], tags[VERSION_TAG], float(tags.get(MODIFIED_TAG, 0.0)), -1)
-            found.setdefault(obj.run_key, obj)
+    for obj in filter(None, (object_of(run.tags) for run in recent_failures(instance, sensor_name))):
+        found.setdefault(obj.run_key, obj)
     return list(found.values())

@@ -4,7 +4,7 @@ import json
 
 import dagster as dg
 
-from hc_pipeline.planner import IN_FLIGHT, KEY_TAG, MODIFIED_TAG, VERSION_RUN_KEY_TAG, VERSION_TAG
+from hc_pipeline.planner import IN_FLIGHT, KEY_TAG, VERSION_RUN_KEY_TAG, object_of
 from hc_pipeline.resources.landing import LandedObject
 from hc_pipeline.resources.storage import LakeStorage
 
@@ -12,9 +12,8 @@ from hc_pipeline.resources.storage import LakeStorage
 def landed_object(context: dg.AssetExecutionContext, domain: str, storage: LakeStorage) -> LandedObject:
     """The object behind this run's partition; a re-run from the UI finds it in the manifest."""
     manifest = storage.path("manifests", domain, f"{context.partition_key}.json")
-    tags = context.run.tags
-    if KEY_TAG in tags:
-        obj = LandedObject(tags[KEY_TAG], tags[VERSION_TAG], float(tags[MODIFIED_TAG]), -1)
+    obj = object_of(context.run.tags)
+    if obj is not None:
         if not manifest.exists():
             # One line: Athena's JSON SerDe reads the manifests as the `<domain>_manifests` table.
             record = {"key": obj.key, "version": obj.version, "last_modified": obj.last_modified}
