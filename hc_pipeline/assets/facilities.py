@@ -5,7 +5,8 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
-from hc_pipeline.assets.per_file import curated_records_asset, raw_records_asset
+from hc_pipeline.assets.file_steps import FileSteps
+from hc_pipeline.assets.per_file import curate_step, curated_records_asset, raw_records_asset, read_step
 from hc_pipeline.assets.reports import report_asset, run_report
 from hc_pipeline.curation.facilities import curate
 from hc_pipeline.metadata import markdown_table
@@ -54,15 +55,8 @@ def earlier_facility_ids(engine: QueryEngine, source_file: str, landed_at: dt.da
     return frozenset(ids["facility_id"].dropna().astype(str))
 
 
-raw_records = raw_records_asset(
-    DOMAIN,
-    read_facilities,
-    empty_raw,
-    "One row per facility record of one landed JSON/NDJSON file: its JSON text, file and record number.",
-    LANDED_DOCS,
-)
-
-curated_records = curated_records_asset(
+read_file = read_step(DOMAIN, read_facilities, empty_raw, LANDED_DOCS)
+curate_records = curate_step(
     DOMAIN,
     curate_file,
     RULE_GROUPS,
@@ -71,6 +65,14 @@ curated_records = curated_records_asset(
     ["facility_id", "facility_name", "state", "employee_count", "n_services", "first_accreditation_expiry", "warnings"],
     LANDED_DOCS,
 )
+
+raw_records = raw_records_asset(
+    DOMAIN,
+    read_file,
+    "One row per facility record of one landed JSON/NDJSON file: its JSON text, file and record number.",
+)
+
+curated_records = curated_records_asset(DOMAIN, curate_records, RULE_GROUPS, CuratedFacilities)
 
 
 @report_asset(DOMAIN, "facility_metrics", "Key numbers per facility (latest record of each), earliest expiry first.")
@@ -142,6 +144,7 @@ def unique_facility_id(facility_metrics: pd.DataFrame) -> dg.AssetCheckResult:
 
 
 per_file_assets = [raw_records, curated_records]
+file_steps = FileSteps(DOMAIN, read_file, curate_records)
 report_assets = [facility_metrics, expiring_accreditations, state_counts]
 dated_assets = [curated_records, expiring_accreditations, state_counts]
 checks = [unique_facility_id]

@@ -6,7 +6,8 @@ import dagster as dg
 import pandas as pd
 
 from hc_pipeline.assets import analytics
-from hc_pipeline.assets.per_file import curated_records_asset, raw_records_asset
+from hc_pipeline.assets.file_steps import FileSteps, StepResult
+from hc_pipeline.assets.per_file import curate_step, curated_records_asset, raw_records_asset, read_step
 from hc_pipeline.assets.retries import retried
 from hc_pipeline.curation.patients import curate, report_findings
 from hc_pipeline.frame_types import per_file_types
@@ -20,6 +21,7 @@ from hc_pipeline.sources.synthea_zip import is_synthea_zip, read_synthea_zip
 DOMAIN = "patients"
 CURATED = dg.AssetKey([DOMAIN, "curated_records"])
 QUARANTINED = dg.AssetKey([DOMAIN, "quarantined_records"])
+ANOMALIES = dg.AssetKey([DOMAIN, "anomaly_report"])
 CURATED_DOCS = model_descriptions(CuratedAdmissions)
 # The landed columns are the curated ones before typing.
 LANDED_DOCS = {c: f"As landed, as text. {CURATED_DOCS[c]}" for c in REQUIRED_COLUMNS}
@@ -37,16 +39,8 @@ def read_patients_file(data: bytes, source_file: str) -> pd.DataFrame:
     return read_synthea_zip(data, source_file) if is_synthea_zip(data) else read_admissions(data, source_file)
 
 
-raw_records = raw_records_asset(
-    DOMAIN,
-    read_patients_file,
-    empty_raw,
-    "Every admission of one landed file as text, with its file and row number: the records of an admissions "
-    "CSV (headers in snake_case), or the inpatient encounters of a Synthea export zip (no direct identifiers).",
-    LANDED_DOCS,
-)
-
-curated_records = curated_records_asset(
+read_file = read_step(DOMAIN, read_patients_file, empty_raw, LANDED_DOCS)
+curate_file = curate_step(
     DOMAIN,
     lambda raw, run_date, obj, engine, keep: curate(raw, run_date, keep),
     RULE_GROUPS,
@@ -56,9 +50,18 @@ curated_records = curated_records_asset(
     LANDED_DOCS,
 )
 
+raw_records = raw_records_asset(
+    DOMAIN,
+    read_file,
+    "Every admission of one landed file as text, with its file and row number: the records of an admissions "
+    "CSV (headers in snake_case), or the inpatient encounters of a Synthea export zip (no direct identifiers).",
+)
+
+curated_records = curated_records_asset(DOMAIN, curate_file, RULE_GROUPS, CuratedAdmissions)
+
 
 @dg.asset(
-    key=[DOMAIN, "anomaly_report"],
+    key=ANOMALIES,
     group_name=DOMAIN,
     partitions_def=files_partitions[DOMAIN],
     ins={"curated": dg.AssetIn(key=CURATED), "quarantined": dg.AssetIn(key=QUARANTINED)},
@@ -69,28 +72,32 @@ def anomaly_report(
     context: dg.AssetExecutionContext, storage: LakeStorage, curated: pd.DataFrame, quarantined: pd.DataFrame
 ) -> dg.Output[pd.DataFrame]:
     """One row per finding in one file (rule, field, severity), plus its JSON insight report."""
+    frame, metadata = report_file(curated, quarantined, context.partition_key, storage).outputs[ANOMALIES]
+    return dg.Output(frame, metadata=metadata)
+
+
+def report_file(curated: pd.DataFrame, quarantined: pd.DataFrame, partition_key: str, storage: LakeStorage):
+    """The file's findings with their metadata, after writing its JSON insight report."""
     findings = report_findings(curated, quarantined)
     records = len(curated) + len(quarantined)
     insight = insight_report(_source_file(curated, quarantined), records, findings)
-    path = storage.write_json(storage.insight_path(DOMAIN, context.partition_key), insight)
+    path = storage.write_json(storage.insight_path(DOMAIN, partition_key), insight)
     per_rule = insight["counts_per_rule"]
     rate = insight["rows_flagged"] / records if records else 0.0
     summary = pd.DataFrame({"rule": list(per_rule), "findings": list(per_rule.values())})
-    return dg.Output(
-        findings,
-        metadata={
-            **table_metadata(
-                findings, ["source_row", "rule", "field", "severity"], descriptions=model_descriptions(Findings)
-            ),
-            "records": records,
-            "findings": len(findings),
-            "quarantined_rows": len(quarantined),
-            "anomaly_rate": float(round(rate, 6)),
-            **{f"rule/{rule}": n for rule, n in per_rule.items()},
-            "summary": dg.MetadataValue.md(markdown_table(summary)),
-            "insight_report": dg.MetadataValue.path(str(path)),
-        },
-    )
+    metadata = {
+        **table_metadata(
+            findings, ["source_row", "rule", "field", "severity"], descriptions=model_descriptions(Findings)
+        ),
+        "records": records,
+        "findings": len(findings),
+        "quarantined_rows": len(quarantined),
+        "anomaly_rate": float(round(rate, 6)),
+        **{f"rule/{rule}": n for rule, n in per_rule.items()},
+        "summary": dg.MetadataValue.md(markdown_table(summary)),
+        "insight_report": dg.MetadataValue.path(str(path)),
+    }
+    return StepResult({ANOMALIES: (findings, metadata)}, [])
 
 
 def _source_file(*frames: pd.DataFrame) -> str | None:
@@ -119,5 +126,6 @@ def insight_report(source_file: str | None, records: int, findings: pd.DataFrame
 
 
 per_file_assets = [raw_records, curated_records, anomaly_report]
+file_steps = FileSteps(DOMAIN, read_file, curate_file, report_file)
 report_assets = analytics.report_assets
 dated_assets = [curated_records]

@@ -9,6 +9,7 @@ import pandas as pd
 import pandera.errors
 import pandera.pandas as pa
 
+from hc_pipeline.assets.file_steps import CurateStep, ReadStep, StepResult
 from hc_pipeline.assets.landed import landed_object, stop_if_duplicate
 from hc_pipeline.assets.retries import retried
 from hc_pipeline.checks.builders import group_result, group_specs, spec
@@ -32,19 +33,50 @@ Reader = Callable[[bytes, str], pd.DataFrame]
 CurateFile = Callable[[pd.DataFrame, dt.date, LandedObject, QueryEngine, np.ndarray | None], Curation]
 
 
-def raw_records_asset(
-    domain: str,
-    read: Reader,
-    empty: Callable[[], pd.DataFrame],
-    description: str,
-    landed_docs: Mapping[str, str],
-):
-    """`<domain>/raw_records`: read one landed file; an unreadable one is quarantined whole.
+def read_step(domain: str, read: Reader, empty: Callable[[], pd.DataFrame], landed_docs: Mapping[str, str]) -> ReadStep:
+    """Read one landed file into raw records; an unreadable one is copied whole to quarantine with its reason.
 
     `landed_docs` describes the landed columns the domain expects; the structural ones come from `RawRows`.
     """
     key = dg.AssetKey([domain, "raw_records"])
     docs = {**model_descriptions(RawRows), **landed_docs}
+
+    def read_file(obj: LandedObject, partition_key: str, landing: LandingZone, storage: LakeStorage, log) -> StepResult:
+        data = landing.read_bytes(obj.key, obj.version)
+        try:
+            raw, reason, copy = read(data, obj.key), None, None
+        except UnreadableFile as unreadable:
+            reason = str(unreadable)
+            copy = storage.quarantine_file(
+                domain,
+                partition_key,
+                obj.key.rsplit("/", 1)[-1] or "file",
+                data,
+                {"file": obj.key, "version": obj.version, "reason": unreadable.reason},
+            )
+            log.warning(f"quarantined whole file: {reason}")
+            raw = empty()
+        metadata = {
+            **table_metadata(raw, ["source_row", "parse_error"], descriptions=docs),
+            "source_file": obj.key,
+            "landing_uri": dg.MetadataValue.path(landing.uri(obj.key)),
+            "readable": reason is None,
+            **({"unreadable_reason": reason, "quarantine_copy": dg.MetadataValue.path(str(copy))} if reason else {}),
+        }
+        check = dg.AssetCheckResult(
+            asset_key=key,
+            check_name="file_readable",
+            passed=reason is None,
+            metadata={"reason": reason or "readable", "source_file": obj.key},
+        )
+        return StepResult({key: (raw, metadata)}, [check])
+
+    return read_file
+
+
+def raw_records_asset(domain: str, read_file: ReadStep, description: str):
+    """`<domain>/raw_records`: read one landed file; an unreadable one is quarantined whole."""
+    key = dg.AssetKey([domain, "raw_records"])
 
     @dg.asset(
         key=key,
@@ -69,42 +101,12 @@ def raw_records_asset(
     def raw_records(context: dg.AssetExecutionContext, landing: LandingZone, storage: LakeStorage):
         stop_if_duplicate(context)
         obj = landed_object(context, domain, storage)
-        data = landing.read_bytes(obj.key, obj.version)
-        try:
-            raw, reason, copy = read(data, obj.key), None, None
-        except UnreadableFile as unreadable:
-            reason = str(unreadable)
-            copy = storage.quarantine_file(
-                domain,
-                context.partition_key,
-                obj.key.rsplit("/", 1)[-1] or "file",
-                data,
-                {"file": obj.key, "version": obj.version, "reason": unreadable.reason},
-            )
-            context.log.warning(f"quarantined whole file: {reason}")
-            raw = empty()
-        yield dg.Output(
-            raw,
-            metadata={
-                **table_metadata(raw, ["source_row", "parse_error"], descriptions=docs),
-                "source_file": obj.key,
-                "landing_uri": dg.MetadataValue.path(landing.uri(obj.key)),
-                "readable": reason is None,
-                **(
-                    {"unreadable_reason": reason, "quarantine_copy": dg.MetadataValue.path(str(copy))} if reason else {}
-                ),
-            },
-        )
-        yield dg.AssetCheckResult(
-            check_name="file_readable",
-            passed=reason is None,
-            metadata={"reason": reason or "readable", "source_file": obj.key},
-        )
+        yield from read_file(obj, context.partition_key, landing, storage, context.log).step_events({key: "result"})
 
     return raw_records
 
 
-def curated_records_asset(
+def curate_step(
     domain: str,
     curate_file: CurateFile,
     groups: tuple[RuleGroup, ...],
@@ -112,14 +114,87 @@ def curated_records_asset(
     id_column: str,
     preview_columns: list[str],
     landed_docs: Mapping[str, str],
+) -> CurateStep:
+    """Curate one file's raw records by the rules and the stewards' decisions, with the domain's check results."""
+    curated_key = dg.AssetKey([domain, "curated_records"])
+    quarantined_key = dg.AssetKey([domain, "quarantined_records"])
+    exceptions_key = dg.AssetKey([domain, "exceptions"])
+    curated_docs = model_descriptions(contract)
+    quarantined_docs = {**model_descriptions(QuarantinedRows), **landed_docs}
+
+    def curate(
+        raw: pd.DataFrame,
+        obj: LandedObject,
+        partition_key: str,
+        storage: LakeStorage,
+        query_engine: QueryEngine,
+        rules_date: dt.date,
+    ) -> StepResult:
+        resolved = resolve(
+            raw,
+            read_parquet_folder(storage.path("lake", domain, "decisions"), LEDGER_COLUMNS),
+            lambda frame, keep: curate_file(frame, rules_date, obj, query_engine, keep),
+            obj.key,
+            obj.version,
+            partition_key,
+        )
+        result = resolved.curation
+        outputs = {
+            curated_key: (
+                result.curated,
+                {
+                    **table_metadata(result.curated, preview_columns, masked=(id_column,), descriptions=curated_docs),
+                    "rows_with_warnings": int((result.curated["warnings"].list.len() > 0).sum()),
+                },
+            ),
+            quarantined_key: (
+                result.quarantined,
+                table_metadata(result.quarantined, ["source_row", "reasons"], descriptions=quarantined_docs),
+            ),
+            exceptions_key: (
+                resolved.exceptions,
+                {
+                    **table_metadata(resolved.exceptions, ["source_row", "status", "reasons"]),
+                    **status_counts(resolved.exceptions),
+                },
+            ),
+        }
+        checks = [
+            # Accepted rows are curated as recorded: the contract promises nothing about the rules they broke.
+            contract_result(
+                curated_key, contract, result.curated[result.curated["resolution"].fillna("") != "accepted"]
+            ),
+            dg.AssetCheckResult(
+                asset_key=curated_key,
+                check_name="row_conservation",
+                passed=result.conserved(len(raw)),
+                metadata={
+                    "raw_rows": len(raw),
+                    "curated_rows": len(result.curated),
+                    "quarantined_rows": len(result.quarantined),
+                    **status_counts(resolved.exceptions),
+                },
+            ),
+            *(group_result(curated_key, group, result.masks, result.keys, id_column) for group in groups),
+        ]
+        return StepResult(outputs, checks)
+
+    return curate
+
+
+def curated_records_asset(
+    domain: str, curate: CurateStep, groups: tuple[RuleGroup, ...], contract: type[pa.DataFrameModel]
 ):
     """`<domain>/curated_records` and `<domain>/quarantined_records`, with the domain's checks, in one step."""
     curated_key = dg.AssetKey([domain, "curated_records"])
     quarantined_key = dg.AssetKey([domain, "quarantined_records"])
-    curated_docs = model_descriptions(contract)
-    quarantined_docs = {**model_descriptions(QuarantinedRows), **landed_docs}
-    types = per_file_types(domain)
     exceptions_key = dg.AssetKey([domain, "exceptions"])
+    types = per_file_types(domain)
+    output_names = {
+        curated_key: "curated_records",
+        quarantined_key: "quarantined_records",
+        exceptions_key: "exceptions",
+    }
 
     @dg.multi_asset(
         name=f"{domain}_curated_records",
@@ -178,53 +253,8 @@ def curated_records_asset(
         query_engine: QueryEngine,
     ):
         obj = landed_object(context, domain, storage)
-        resolved = resolve(
-            raw,
-            read_parquet_folder(storage.path("lake", domain, "decisions"), LEDGER_COLUMNS),
-            lambda frame, keep: curate_file(frame, config.rules_date(), obj, query_engine, keep),
-            obj.key,
-            obj.version,
-            context.partition_key,
-        )
-        result = resolved.curation
-        yield dg.Output(
-            result.curated,
-            output_name="curated_records",
-            metadata={
-                **table_metadata(result.curated, preview_columns, masked=(id_column,), descriptions=curated_docs),
-                "rows_with_warnings": int((result.curated["warnings"].list.len() > 0).sum()),
-            },
-        )
-        yield dg.Output(
-            result.quarantined,
-            output_name="quarantined_records",
-            metadata=table_metadata(result.quarantined, ["source_row", "reasons"], descriptions=quarantined_docs),
-        )
-        yield dg.Output(
-            resolved.exceptions,
-            output_name="exceptions",
-            metadata={
-                **table_metadata(resolved.exceptions, ["source_row", "status", "reasons"]),
-                **status_counts(resolved.exceptions),
-            },
-        )
-        # Accepted rows are curated as recorded: the contract promises nothing about the rules they broke.
-        yield contract_result(
-            curated_key, contract, result.curated[result.curated["resolution"].fillna("") != "accepted"]
-        )
-        yield dg.AssetCheckResult(
-            asset_key=curated_key,
-            check_name="row_conservation",
-            passed=result.conserved(len(raw)),
-            metadata={
-                "raw_rows": len(raw),
-                "curated_rows": len(result.curated),
-                "quarantined_rows": len(result.quarantined),
-                **status_counts(resolved.exceptions),
-            },
-        )
-        for group in groups:
-            yield group_result(curated_key, group, result.masks, result.keys, id_column)
+        step = curate(raw, obj, context.partition_key, storage, query_engine, config.rules_date())
+        yield from step.step_events(output_names)
 
     return curated_records
 

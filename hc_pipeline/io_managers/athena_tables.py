@@ -3,7 +3,6 @@
 import re
 
 import dagster as dg
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
@@ -140,23 +139,20 @@ class AthenaTablesUPathIOManager(ParquetUPathIOManager):
         self._engine = engine
         self._read_via_sql = read_via_sql
 
-    def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame, path: UPath) -> None:
-        super().dump_to_path(context, obj, path)
+    def after_write(self, asset_key: dg.AssetKey, partitioned: bool, path: UPath) -> dict:
         # The footer of the file just written is exactly the schema Athena will read.
         with path.open("rb") as handle:
             schema = pq.read_schema(handle)
-        table = table_name(context.asset_key)
+        table = table_name(asset_key)
         # One file per partition: the files are `<table>_history`, and `<table>` a view of each key's newest version.
-        stored = f"{table}{HISTORY}" if context.has_asset_partitions else table
+        stored = f"{table}{HISTORY}" if partitioned else table
         statements = self.sync_table(stored, athena_columns(schema), f"{path.parent}/", untyped_columns(schema))
-        if context.has_asset_partitions:
-            statements += self.sync_current_view(context.asset_key.path[0], table, history_changed=bool(statements))
-        context.add_output_metadata(
-            {
-                "athena/table": f"{self._engine.database}.{table}",
-                "athena/ddl": dg.MetadataValue.md("\n\n".join(f"```sql\n{s}\n```" for s in statements) or "unchanged"),
-            }
-        )
+        if partitioned:
+            statements += self.sync_current_view(asset_key.path[0], table, history_changed=bool(statements))
+        return {
+            "athena/table": f"{self._engine.database}.{table}",
+            "athena/ddl": dg.MetadataValue.md("\n\n".join(f"```sql\n{s}\n```" for s in statements) or "unchanged"),
+        }
 
     def sync_table(
         self, table: str, columns: list[tuple[str, str]], location: str, untyped: set[str] = frozenset()

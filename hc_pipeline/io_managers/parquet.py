@@ -40,6 +40,14 @@ class ParquetUPathIOManager(dg.UPathIOManager):
             super().make_directory(path)
 
     def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame, path: UPath) -> None:
+        self.write_frame(path, obj)
+        self._written[str(path)] = obj
+        extra = self.after_write(context.asset_key, context.has_asset_partitions, path)
+        if extra:
+            context.add_output_metadata(extra)
+
+    def write_frame(self, path: UPath, obj: pd.DataFrame) -> None:
+        """One parquet file holding the frame."""
         # attrs (run context of the curation) do not belong in the file: pyarrow would warn on each date in them.
         plain = obj.copy(deep=False)
         plain.attrs = {}
@@ -47,7 +55,17 @@ class ParquetUPathIOManager(dg.UPathIOManager):
         buffer = io.BytesIO()
         pq.write_table(table, buffer)
         self._storage.write_bytes(path, buffer.getvalue())
-        self._written[str(path)] = obj
+
+    def after_write(self, asset_key: dg.AssetKey, partitioned: bool, path: UPath) -> dict:
+        """What else a write brings into line (none here), as output metadata."""
+        return {}
+
+    def write_partition(self, asset_key: dg.AssetKey, partition_key: str, obj: pd.DataFrame) -> dict:
+        """Store one partition's frame from a batch step, where it lands in an asset step; returns its metadata."""
+        path = self._storage.path("lake", *asset_key.path, f"{partition_key}{self.extension}")
+        self.make_directory(path.parent)
+        self.write_frame(path, obj)
+        return {"path": dg.MetadataValue.path(str(path)), **self.after_write(asset_key, True, path)}
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
         written = self._written.pop(str(path), None)
