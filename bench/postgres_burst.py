@@ -1,5 +1,6 @@
 """200 small files landed at once on the production shape: Postgres, queued runs (deploy/dagster.yaml's limits),
-event mode through SQS on a moto server, one run per file. The default test suite does the same with 9 files.
+event mode through SQS on a moto server, new files in batch runs (at most 50 files each). The default test suite
+does the same with 9 files, 2 to a batch.
 
 Run: `.venv/bin/python -m bench --only postgres_burst` (or `python -m bench.postgres_burst 200`).
 """
@@ -17,10 +18,12 @@ from moto.server import ThreadedMotoServer
 from bench.deployment import FAKE_AWS, Deployment, wait_for
 from bench.postgres import PostgresServer, postgres_bin
 from bench.production import (
-    RUNS,
     InProgressSampler,
+    all_ended,
+    curated_partitions,
     logs_mentioning,
     notify_queue,
+    patient_runs,
     production_instance_yaml,
     small_file,
 )
@@ -65,24 +68,22 @@ def measure(files: int = 200, budget_s: float = 4 * 3600) -> dict:
                 )
             upload_s = time.perf_counter() - start
 
-            def ended():
-                runs = deployment.graphql(RUNS, {"job": "patients_file_job"})["runsOrError"]["results"]
-                return [r for r in runs if r["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
-
             try:
-                runs = wait_for(lambda: len(r := ended()) >= files and r, budget_s, 5.0, f"{files} runs")
+                wait_for(lambda: len(set(curated_partitions(deployment, files * 3))) >= files, budget_s, 5.0, "files")
+                runs = wait_for(lambda: (r := patient_runs(deployment)) and all_ended(r) and r, 600, 5.0, "runs")
             except TimeoutError:  # report how far it got
-                runs = ended()
+                runs = patient_runs(deployment)
             wall_s = time.perf_counter() - start
-        keys = [next(t["value"] for t in r["tags"] if t["key"] == "dagster/run_key") for r in runs]
+        partitions = curated_partitions(deployment, files * 3)
         return {
             "files": files,
-            "ended": len(runs),
+            "runs": len(runs),
+            "processed": len(set(partitions)),
             "upload_s": upload_s,
             "wall_s": wall_s,
-            "per_file_s": wall_s / max(len(runs), 1),
+            "per_file_s": wall_s / max(len(set(partitions)), 1),
             "succeeded": sum(r["status"] == "SUCCESS" for r in runs),
-            "twice": len(keys) - len(set(keys)),
+            "twice": len(partitions) - len(set(partitions)),
             "most_in_progress": sampler.most_in_progress,
             "most_of_one_partition_set": sampler.most_of_one_partition_set,
             "locked_lines": len(logs_mentioning(work / "dagster", "database is locked")),
@@ -99,11 +100,12 @@ def run(opts):
     figures = Figures("postgres_burst")
     r = measure()
     figures.add("burst_files", r["files"], "files", "small patients CSVs (5 rows) uploaded at once, 8 threads")
-    figures.add("burst_wall_s", r["wall_s"], "s", "first upload to the last run ended (one run per file)")
-    figures.add("burst_ended", r["ended"], "runs", "runs ended within the bench's time budget")
-    figures.add("burst_per_file_s", r["per_file_s"], "s", "wall / runs ended")
+    figures.add("burst_wall_s", r["wall_s"], "s", "first upload to the last run ended")
+    figures.add("burst_processed", r["processed"], "files", "files curated within the bench's time budget; target all")
+    figures.add("burst_runs", r["runs"], "runs", "runs (batch runs and runs of one file) that took them")
+    figures.add("burst_per_file_s", r["per_file_s"], "s", "wall / files processed")
     figures.add("burst_succeeded", r["succeeded"], "runs", "runs that succeeded; target: all")
-    figures.add("burst_twice", r["twice"], "runs", "run keys with more than one run; target 0")
+    figures.add("burst_twice", r["twice"], "files", "files curated more than once; target 0")
     figures.add(
         "burst_most_in_progress", r["most_in_progress"], "runs", f"most runs in progress at a sample (limit {MAX_RUNS})"
     )

@@ -10,6 +10,8 @@ from bench.deployment import REPO, Deployment
 
 PARTITION_SET_TAG = "dagster/partition_set"
 HEADER = b"patient_id,age,gender,admission_date,discharge_date,diagnosis\n"
+MATERIALIZATIONS = """query M($path: [String!]!, $limit: Int!) { assetOrError(assetKey: {path: $path}) {
+  ... on Asset { assetMaterializations(limit: $limit) { partition runId } } } }"""
 RUNS = """query Runs($job: String!) { runsOrError(filter: {pipelineName: $job}) { ... on Runs { results {
   runId status tags { key value } } } } }"""
 IN_PROGRESS = """{ runsOrError(filter: {statuses: [STARTING, STARTED]}) { ... on Runs { results {
@@ -96,3 +98,25 @@ def logs_mentioning(folder: Path, text: str) -> list[str]:
         for line in path.read_text(errors="replace").splitlines()
         if text in line
     ]
+
+
+def curated_partitions(deployment: Deployment, limit: int) -> list[str]:
+    """The partition of every patients/curated_records materialization (a file processed twice shows twice)."""
+    answer = deployment.graphql(MATERIALIZATIONS, {"path": ["patients", "curated_records"], "limit": limit})
+    return [m["partition"] for m in answer["assetOrError"]["assetMaterializations"]]
+
+
+def patient_runs(deployment: Deployment) -> list[dict]:
+    """Every run of the patients file job and batch job, with its status and tags."""
+    jobs = ("patients_file_job", "patients_batch_job")
+    return [run for job in jobs for run in deployment.graphql(RUNS, {"job": job})["runsOrError"]["results"]]
+
+
+def all_ended(runs: list[dict]) -> bool:
+    return all(run["status"] in ("SUCCESS", "FAILURE", "CANCELED") for run in runs)
+
+
+def files_per_run(runs: list[dict]) -> list[int]:
+    """How many files each run took: a batch run's `hc/batch_files`, else one."""
+    tags = [{t["key"]: t["value"] for t in run["tags"]} for run in runs]
+    return [int(t.get("hc/batch_files", 1)) for t in tags]

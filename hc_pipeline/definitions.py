@@ -8,6 +8,7 @@ import dagster as dg
 from hc_pipeline.alert_sensors import check_failure_alert_sensor, run_failure_alert_sensor
 from hc_pipeline.assets import analytics, facilities, review
 from hc_pipeline.assets.domains import PER_FILE, REPORTS
+from hc_pipeline.batch_job import batch_jobs
 from hc_pipeline.deployment import SensorIntervals, build_resources, default_intervals, sensor_intervals
 from hc_pipeline.event_sensor import landing_events_sensor
 from hc_pipeline.jobs import file_job
@@ -21,11 +22,12 @@ def make_definitions(resources: dict, intervals: SensorIntervals | None = None) 
     intervals = intervals or default_intervals(event_mode="landing_events" in resources)
     landing_seconds, interval_seconds = intervals.landing, intervals.other
     jobs = {domain: file_job(domain, assets) for domain, assets in PER_FILE.items()}
+    batches = batch_jobs()
     # Event mode (an SQS queue in the resources): one reader for every domain instead of a listing per domain.
     landing_sensors = (
-        [landing_events_sensor(jobs, landing_seconds)]
+        [landing_events_sensor(jobs, batches, landing_seconds)]
         if "landing_events" in resources
-        else [landing_sensor(domain, job, interval_seconds=landing_seconds) for domain, job in jobs.items()]
+        else [landing_sensor(d, job, batches[d], interval_seconds=landing_seconds) for d, job in jobs.items()]
     )
     review_jobs = {domain: decisions_job(domain, review.decisions[domain]) for domain in PER_FILE}
     return dg.Definitions(
@@ -37,7 +39,7 @@ def make_definitions(resources: dict, intervals: SensorIntervals | None = None) 
             *review.assets,
         ],
         asset_checks=[*facilities.checks, *analytics.checks],
-        jobs=[*jobs.values(), *review_jobs.values()],
+        jobs=[*jobs.values(), *batches.values(), *review_jobs.values()],
         sensors=[
             *landing_sensors,
             *(decisions_landing_sensor(d, job, interval_seconds) for d, job in review_jobs.items()),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from hc_pipeline.batches import batch_states, group_batches
 from hc_pipeline.partitions import DOMAINS, files_partitions
 from hc_pipeline.planner import RUN_KEY_TAG, FileRun, GaveUp, already_run, plan_launches
 from hc_pipeline.resources.landing import LandedObject, LandingZone
@@ -39,12 +40,15 @@ class EventCursor:
         return json.dumps({"pending": self.pending, "reconciled_at": self.reconciled_at})
 
 
-def landing_events_sensor(jobs: dict[str, dg.JobDefinition], interval_seconds: int = 15):
-    """Requests one run per object version announced on the queue; reconciles with a listing now and then."""
+def landing_events_sensor(
+    jobs: dict[str, dg.JobDefinition], batch_jobs: dict[str, dg.JobDefinition], interval_seconds: int = 15
+):
+    """Requests runs for the object versions announced on the queue (new ones in batches per domain); reconciles
+    with a listing now and then."""
 
     @dg.sensor(
         name=SENSOR_NAME,
-        jobs=list(jobs.values()),
+        jobs=[*jobs.values(), *batch_jobs.values()],
         minimum_interval_seconds=interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Drains the S3 event queue (HC_S3_EVENT_QUEUE_URL): a partition and a run per new object "
@@ -77,26 +81,27 @@ def landing_events_sensor(jobs: dict[str, dg.JobDefinition], interval_seconds: i
         after = EventCursor(pending=pending, reconciled_at=reconciled_at).dump()
         retries, gave_up = _retries(context.instance)
         retrying = {run.obj.run_key for run in retries}
-        runs = [*retries, *(FileRun(o) for o in chosen if o.run_key not in retrying)]
-        if not runs:
+        batches, alone = [], []
+        for domain in DOMAINS:
+            grouped = group_batches(domain, [o for o in chosen if domain_of(o) == domain and o.run_key not in retrying])
+            batches += grouped[0]
+            alone += grouped[1]
+        runs = [*retries, *(FileRun(o) for o in alone)]
+        if not runs and not batches:
             given_up = "".join(f"; {g}" for g in gave_up)
             return dg.SensorResult(skip_reason=f"no new objects in {len(messages)} messages{given_up}", cursor=after)
         return dg.SensorResult(
             run_requests=[
-                dg.RunRequest(
-                    job_name=jobs[domain_of(run.obj)].name,
-                    run_key=run.run_key,
-                    partition_key=run.partition_key,
-                    tags=run.run_request().tags,
-                )
-                for run in runs
+                *(run.run_request(jobs[domain_of(run.obj)].name) for run in runs),
+                *(batch.run_request(batch_jobs[batch.domain].name) for batch in batches),
             ],
             dynamic_partitions_requests=[
-                files_partitions[domain].build_add_request(
-                    [r.partition_key for r in runs if domain_of(r.obj) == domain]
-                )
+                files_partitions[domain].build_add_request(keys)
                 for domain in DOMAINS
-                if any(domain_of(r.obj) == domain for r in runs)
+                if (
+                    keys := [r.partition_key for r in runs if domain_of(r.obj) == domain]
+                    + [k for b in batches if b.domain == domain for k in b.partition_keys]
+                )
             ],
             cursor=after,
         )
@@ -153,7 +158,9 @@ def _reconcile(
     for domain in DOMAINS:
         listed = list(landing.list_objects(domain))
         ran = run_keys_with_prefix(context.instance, f"{domain}/")
-        missed += [o for o in listed if o.run_key not in ran and o.run_key not in requested]
+        unran = [o for o in listed if o.run_key not in ran and o.run_key not in requested]
+        batched = batch_states(context.instance, unran)
+        missed += [o for o in unran if o.run_key not in batched]
     missed.sort(key=lambda o: (o.last_modified, o.key))
     if missed:
         context.log.warning(f"reconciliation: {len(missed)} landed versions had no run (a missed notification?)")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from hc_pipeline.batches import DONE, PENDING, FileBatch, batch_states, group_batches, in_flight_batches
 from hc_pipeline.partitions import files_partitions, partition_key_for
 from hc_pipeline.resources.landing import LandedObject
 
@@ -77,8 +78,10 @@ class FileRun:
     def request_tags(self) -> dict[str, str]:
         return {**run_tags(self.obj), VERSION_RUN_KEY_TAG: self.obj.run_key}
 
-    def run_request(self) -> dg.RunRequest:
-        return dg.RunRequest(run_key=self.run_key, partition_key=self.partition_key, tags=self.request_tags)
+    def run_request(self, job_name: str | None = None) -> dg.RunRequest:
+        return dg.RunRequest(
+            run_key=self.run_key, partition_key=self.partition_key, tags=self.request_tags, job_name=job_name
+        )
 
 
 @dataclass(frozen=True)
@@ -95,15 +98,23 @@ class GaveUp:
 
 @dataclass(frozen=True)
 class LaunchPlan:
-    """The runs to launch for one domain, in landing order, the partitions they need, and versions given up."""
+    """The runs to launch for one domain (one per file, and batches of new files), their partitions, and versions
+    given up."""
 
     domain: str
     runs: tuple[FileRun, ...]
     gave_up: tuple[GaveUp, ...] = ()
+    batches: tuple[FileBatch, ...] = ()
 
     @property
     def partition_keys(self) -> list[str]:
-        return [run.partition_key for run in self.runs]
+        return [run.partition_key for run in self.runs] + [
+            key for batch in self.batches for key in batch.partition_keys
+        ]
+
+    @property
+    def files(self) -> int:
+        return len(self.runs) + sum(len(batch) for batch in self.batches)
 
     def add_partitions_request(self) -> dg.AddDynamicPartitionsRequest:
         return files_partitions[self.domain].build_add_request(self.partition_keys)
@@ -117,15 +128,30 @@ class LaunchPlan:
 
 
 def plan_launches(
-    domain: str, objects: Iterable[LandedObject], instance: dg.DagsterInstance, max_attempts: int = MAX_ATTEMPTS
+    domain: str,
+    objects: Iterable[LandedObject],
+    instance: dg.DagsterInstance,
+    max_attempts: int = MAX_ATTEMPTS,
+    batch: bool = False,
 ) -> LaunchPlan:
-    """One run per object version (in the order given) not done, not in flight and not given up."""
+    """One run per object version (in the order given) not done, not in flight and not given up.
+
+    With `batch`, versions no run has seen yet share batch runs instead (bounded by MAX_BATCH_FILES and
+    MAX_BATCH_BYTES); a version a batch failed or left unfinished gets a run of its own.
+    """
     objects = list(objects)
     history = version_runs(instance, objects)
-    runs, gave_up = [], []
+    batched = batch_states(instance, objects)
+    runs, fresh, gave_up = [], [], []
     for obj in objects:
         past = history.get(obj.run_key, [])
         if any(run.status in IN_FLIGHT or is_done(run, instance) for run in past):
+            continue
+        states = batched.get(obj.run_key, set())
+        if DONE in states or (PENDING in states and in_flight_batches(instance, obj, IN_FLIGHT)):
+            continue
+        if batch and not past and not states:
+            fresh.append(obj)
             continue
         counted = counted_attempts(past)
         if len(counted) >= max_attempts:
@@ -134,7 +160,9 @@ def plan_launches(
             gave_up.append(GaveUp(obj, len(counted), failure_reason(counted[0])))
         else:
             runs.append(FileRun(obj, attempt=next_attempt(past)))
-    return LaunchPlan(domain, tuple(runs), tuple(gave_up))
+    batches, alone = group_batches(domain, fresh)
+    runs += [FileRun(obj) for obj in alone]
+    return LaunchPlan(domain, tuple(runs), tuple(gave_up), tuple(batches))
 
 
 def counted_attempts(past: list[dg.DagsterRun]) -> list[dg.DagsterRun]:
@@ -157,13 +185,14 @@ def set_aside_runs(instance: dg.DagsterInstance, limit: int, stamps: int = 100) 
 
 
 def already_run(instance: dg.DagsterInstance, objects: list[LandedObject]) -> set[str]:
-    """Run keys among `objects` that a run already carries, so a reset cursor never runs an ETag twice."""
+    """Run keys among `objects` that a run (or a batch run) already carries, so a reset cursor never runs an ETag
+    twice."""
     done: set[str] = set()
     keys = sorted({o.run_key for o in objects})
     for start in range(0, len(keys), 500):  # bounded IN lists, whatever the storage
         runs = instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: keys[start : start + 500]}))
         done |= {run.tags[RUN_KEY_TAG] for run in runs}
-    return done
+    return done | set(batch_states(instance, objects))
 
 
 def is_done(run: dg.DagsterRun, instance: dg.DagsterInstance) -> bool:

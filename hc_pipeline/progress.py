@@ -23,9 +23,10 @@ class FileProgress:
             self.out.write(f"{CLEAR_LINE}{self._prefix()} {key} ...")
             self.out.flush()
 
-    def finish(self, key: str, rows: int | None, outcome: str) -> None:
-        """The file ended with `rows` read (None if unknown) and its outcome (`curated`, `stopped by checks`, ...)."""
-        seconds = max(self.clock() - self._started, 1e-6)
+    def finish(self, key: str, rows: int | None, outcome: str, seconds: float | None = None) -> None:
+        """The file ended with `rows` read (None if unknown) and its outcome (`curated`, `stopped by checks`, ...);
+        `seconds` it took when it shared a run (else since `start`)."""
+        seconds = max(self.clock() - self._started if seconds is None else seconds, 1e-6)
         counted = "" if rows is None else f": {rows:,} rows in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)"
         self.out.write(f"{CLEAR_LINE if self.live else ''}{self._prefix()} {key}{counted}, {outcome}\n")
         self.out.flush()

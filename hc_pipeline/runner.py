@@ -9,6 +9,8 @@ from typing import TextIO
 import dagster as dg
 
 from hc_pipeline.assets.domains import DATED, PER_FILE, REPORTS
+from hc_pipeline.batch_job import batch_jobs
+from hc_pipeline.batches import DONE, FileBatch, file_tag
 from hc_pipeline.partitions import DOMAINS
 from hc_pipeline.planner import (
     BY_RUN,
@@ -18,6 +20,7 @@ from hc_pipeline.planner import (
     REASON_TAG,
     RUN_KEY_TAG,
     STOPPED_BY_CHECKS,
+    FileRun,
     plan_launches,
 )
 from hc_pipeline.progress import FileProgress
@@ -28,6 +31,7 @@ from hc_pipeline.stores.outage import StoreUnavailable, outage_in, outage_of
 
 DIED = "the process ended before the run finished (killed or crashed)"
 STAY_PENDING = "files not yet processed stay pending"
+BATCH_JOBS = batch_jobs()
 
 
 class RunInterrupted(Exception):
@@ -113,44 +117,22 @@ def _run_domain(
 ):
     """The domain's pending files, then its decisions files, then its reports when stale."""
     objects = sorted(resources["landing"].list_objects(domain), key=lambda o: (o.last_modified, o.key))
-    plan = plan_launches(domain, objects, instance)
+    plan = plan_launches(domain, objects, instance, batch=True)
     plan.add_partitions(instance)
     summary.gave_up += [str(gave_up) for gave_up in plan.gave_up]
-    done = summary.processed.setdefault(domain, [])
-    shown = FileProgress(progress, domain, len(plan.runs)) if progress is not None else None
-    for run in plan.runs:
+    summary.processed.setdefault(domain, [])
+    shown = FileProgress(progress, domain, plan.files) if progress is not None else None
+    for batch in plan.batches:
+        _run_batch(batch, BATCH_JOBS[domain], resources, instance, dates, summary, shown)
+    runs = list(plan.runs)
+    if plan.batches:  # a file its batch failed gets a run of its own, as under the sensors
+        alone = plan_launches(domain, [obj for batch in plan.batches for obj in batch], instance)
+        summary.gave_up += [str(gave_up) for gave_up in alone.gave_up]
+        runs += alone.runs
         if shown:
-            shown.start(run.obj.key)
-        try:
-            result = dg.materialize(
-                PER_FILE[domain],
-                partition_key=run.partition_key,
-                instance=instance,
-                resources=resources,
-                tags={**run.tags, **BY_RUN},
-                run_config=quiet(run_config(PER_FILE[domain], DATED, dates)),
-                raise_on_error=False,
-            )
-        except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
-            result = None
-        if result is None or interrupted(result):
-            fail_interrupted(instance, run.run_key)
-            raise RunInterrupted(f"interrupted while processing {run.obj.key}; it stays pending")
-        done.append(run.partition_key)
-        if shown:
-            shown.finish(run.obj.key, rows_read(result, domain), outcome_of(result))
-        failing = tag_failed_checks(instance, result.dagster_run).get(run.partition_key)
-        if failing:
-            summary.failed_checks[run.obj.key] = failing
-        if not result.success:
-            where = f"{run.obj.key} ({run.partition_key})"
-            if stopped_by_checks(result):
-                instance.add_run_tags(result.run_id, {OUTCOME_TAG: STOPPED_BY_CHECKS})
-                summary.stopped_by_checks.append(where)
-                continue
-            instance.add_run_tags(result.run_id, {REASON_TAG: failure_message(result)})
-            stop_on_outage(result, resources)
-            summary.failed.append(f"{where} (attempt {run.attempt}): {failure_message(result)}")
+            shown.total += len(alone.runs)
+    for run in runs:
+        _run_file(run, domain, resources, instance, dates, summary, shown)
     summary.decisions[domain] = apply_pending_decisions(
         domain, PER_FILE[domain], instance, resources, run_config(PER_FILE[domain], DATED, dates)
     )
@@ -173,6 +155,128 @@ def _run_domain(
             summary.reports_failed.append(
                 f"{domain} reports not refreshed, the next run rebuilds them: {failure_message(refreshed)}"
             )
+
+
+def _run_file(
+    run: FileRun,
+    domain: str,
+    resources: dict,
+    instance: dg.DagsterInstance,
+    dates: RunDates,
+    summary: RunSummary,
+    shown: FileProgress | None,
+) -> None:
+    """One file in a run of its own."""
+    if shown:
+        shown.start(run.obj.key)
+    try:
+        result = dg.materialize(
+            PER_FILE[domain],
+            partition_key=run.partition_key,
+            instance=instance,
+            resources=resources,
+            tags={**run.tags, **BY_RUN},
+            run_config=quiet(run_config(PER_FILE[domain], DATED, dates)),
+            raise_on_error=False,
+        )
+    except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
+        result = None
+    if result is None or interrupted(result):
+        fail_interrupted(instance, run.run_key)
+        raise RunInterrupted(f"interrupted while processing {run.obj.key}; it stays pending")
+    summary.processed[domain].append(run.partition_key)
+    if shown:
+        shown.finish(run.obj.key, rows_read(result, domain), outcome_of(result))
+    failing = tag_failed_checks(instance, result.dagster_run).get(run.partition_key)
+    if failing:
+        summary.failed_checks[run.obj.key] = failing
+    if not result.success:
+        where = f"{run.obj.key} ({run.partition_key})"
+        if stopped_by_checks(result):
+            instance.add_run_tags(result.run_id, {OUTCOME_TAG: STOPPED_BY_CHECKS})
+            summary.stopped_by_checks.append(where)
+            return
+        instance.add_run_tags(result.run_id, {REASON_TAG: failure_message(result)})
+        stop_on_outage(result, resources)
+        summary.failed.append(f"{where} (attempt {run.attempt}): {failure_message(result)}")
+
+
+def _run_batch(
+    batch: FileBatch,
+    job: dg.JobDefinition,
+    resources: dict,
+    instance: dg.DagsterInstance,
+    dates: RunDates,
+    summary: RunSummary,
+    shown: FileProgress | None,
+) -> None:
+    """New files together in one run; what it failed or left is planned again, one file per run."""
+    if shown:
+        shown.start(f"{len(batch)} files in one run")
+    try:
+        result = job.execute_in_process(
+            run_config={**batch.run_config(dates.model_dump()), **QUIET},
+            instance=instance,
+            resources=resources,
+            tags={**batch.tags, RUN_KEY_TAG: batch.run_key, **BY_RUN},
+            raise_on_error=False,
+        )
+    except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
+        result = None
+    if result is None or interrupted(result):
+        fail_interrupted(instance, batch.run_key)
+        raise RunInterrupted(
+            f"interrupted while processing {batch.objects[0].key} and {len(batch) - 1} more file(s) in one run; "
+            "unfinished files stay pending"
+        )
+    tags = instance.get_run_by_id(result.run_id).tags
+    failing = tag_failed_checks(instance, result.dagster_run)
+    outcomes = batch_outcomes(instance, result.run_id, batch.domain)
+    for obj, partition_key in zip(batch, batch.partition_keys, strict=True):
+        state = tags.get(file_tag(obj))
+        if state != DONE:
+            continue  # planned again by itself
+        summary.processed[batch.domain].append(partition_key)
+        rows, seconds, blocked = outcomes.get(partition_key, (None, None, False))
+        if shown:
+            shown.finish(obj.key, rows, "stopped by a blocking check" if blocked else "done", seconds)
+        if blocked:
+            summary.stopped_by_checks.append(f"{obj.key} ({partition_key})")
+        if failing.get(partition_key):
+            summary.failed_checks[obj.key] = failing[partition_key]
+    if not result.success:
+        instance.add_run_tags(result.run_id, {REASON_TAG: failure_message(result)})
+        stop_on_outage(result, resources)
+
+
+def batch_outcomes(instance: dg.DagsterInstance, run_id: str, domain: str) -> dict[str, tuple[int | None, float, bool]]:
+    """Per partition of a batch run: rows read, seconds it took, and whether a blocking check stopped it."""
+    raw_key = dg.AssetKey([domain, "raw_records"])
+    kinds = {
+        dg.DagsterEventType.STEP_START,
+        dg.DagsterEventType.ASSET_MATERIALIZATION,
+        dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+    }
+    found: dict[str, tuple[int | None, float, bool]] = {}
+    previous = None
+    for entry in instance.all_logs(run_id, of_type=kinds):
+        event = entry.dagster_event
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            previous = entry.timestamp
+        elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            materialization = event.step_materialization_data.materialization
+            if materialization.asset_key == raw_key and materialization.partition not in found:
+                count = materialization.metadata.get("dagster/row_count")
+                # A file's events are recorded together when it ends: the gap to the last file's is its time.
+                seconds = entry.timestamp - previous if previous else 0.0
+                previous = entry.timestamp
+                found[materialization.partition] = (int(count.value) if count else None, seconds, False)
+        else:
+            evaluation = event.asset_check_evaluation_data
+            if not evaluation.passed and evaluation.blocking and evaluation.partition in found:
+                rows, seconds, _ = found[evaluation.partition]
+                found[evaluation.partition] = (rows, seconds, True)
+    return found
 
 
 def store_name(resources: dict) -> str:
@@ -213,10 +317,13 @@ def outcome_of(result: dg.ExecuteInProcessResult) -> str:
     return "stopped by a blocking check" if stopped_by_checks(result) else "failed"
 
 
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
 def quiet(config: dg.RunConfig) -> dg.RunConfig:
     """The run config with a silent console logger: events, including a blocking check stopping a bad file, go to the
     instance (the UI shows them); the terminal gets the command's own summary, so bad data never reads as a crash."""
-    return dg.RunConfig(ops=config.ops, loggers={"console": {"config": {"log_level": "CRITICAL"}}})
+    return dg.RunConfig(ops=config.ops, loggers=QUIET["loggers"])
 
 
 def _latest(instance: dg.DagsterInstance, key: dg.AssetKey) -> float | None:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from hc_pipeline.batches import DONE, batch_states, in_flight_batches
 from hc_pipeline.planner import (
     FAILED,
     GAVE_UP,
@@ -59,10 +60,10 @@ def retry(instance: dg.DagsterInstance, landing, key: str, domain: str | None = 
     obj = landed[0]
     past = version_runs(instance, [obj]).get(obj.run_key, [])
     counted = counted_attempts(past)
-    running = [run for run in past if run.status in IN_FLIGHT]
+    running = [run for run in past if run.status in IN_FLIGHT] + in_flight_batches(instance, obj, IN_FLIGHT)
     if running:
         raise NotGivenUp(f"{key}: running (run {running[0].run_id[:8]}), not given up; nothing to retry")
-    if any(is_done(run, instance) for run in past):
+    if any(is_done(run, instance) for run in past) or DONE in batch_states(instance, [obj]).get(obj.run_key, ()):
         raise NotGivenUp(f"{key}: done (a run succeeded or a blocking check stopped it), not given up")
     if len(counted) < MAX_ATTEMPTS:
         raise NotGivenUp(

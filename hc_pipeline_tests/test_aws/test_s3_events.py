@@ -14,6 +14,7 @@ from hc_pipeline.event_sensor import EventCursor
 from hc_pipeline.partitions import partition_key_for
 from hc_pipeline.planner import RUN_KEY_TAG, FileRun
 from hc_pipeline.resources.s3_events import S3EventQueue
+from hc_pipeline_tests.run_requests import requested_objects, requested_versions
 from hc_pipeline_tests.test_aws.s3_fixtures import BUCKET, PREFIX, REGION, s3_client, s3_env
 
 CSV = b"patient_id,age,gender,admission_date,discharge_date,diagnosis\nP1,40,M,2024-01-01,2024-01-03,Flu\n"
@@ -93,17 +94,19 @@ def test_announced_versions_are_requested_exactly_as_a_listing_describes_them(
     result = tick(sensor, resources, instance, reconciled_now())
     landing = resources["landing"]
     listed = [*landing.list_objects("patients"), *landing.list_objects("facilities")]
-    jobs = {"patients": "patients_file_job", "facilities": "facilities_file_job"}
     assert len(listed) == 3
-    assert sorted((r.run_key, r.job_name) for r in result.run_requests) == sorted(
-        (o.run_key, jobs[o.key.split("/")[0]]) for o in listed
-    )
-    by_key = {r.run_key: r for r in result.run_requests}
-    for obj in listed:
-        assert by_key[obj.run_key].tags == FileRun(obj).request_tags  # same key, ETag and LastModified as a listing
-        assert by_key[obj.run_key].partition_key == partition_key_for(obj.key, obj.version)
+    # The two patients files share a batch run; the one facilities file has a run of its own.
+    assert sorted(r.job_name for r in result.run_requests) == ["facilities_file_job", "patients_batch_job"]
+    by_key = {o.run_key: o for o in requested_objects(result)}
+    assert sorted(by_key) == sorted(o.run_key for o in listed)
+    for obj in listed:  # same key, ETag and LastModified as a listing
+        assert (by_key[obj.run_key].key, by_key[obj.run_key].last_modified) == (obj.key, obj.last_modified)
+    [single] = [r for r in result.run_requests if r.job_name == "facilities_file_job"]
+    [facility] = [o for o in listed if o.key.startswith("facilities/")]
+    assert single.tags == FileRun(facility).request_tags
+    assert single.partition_key == partition_key_for(facility.key, facility.version)
     added = sorted(k for r in result.dynamic_partitions_requests for k in r.partition_keys)
-    assert added == sorted(by_key[o.run_key].partition_key for o in listed)
+    assert added == sorted(partition_key_for(o.key, o.version) for o in listed)
     # The test event and the ignored keys are deleted at once; the three requested wait for the next tick.
     assert len(EventCursor.load(result.cursor).pending) == 3
     assert in_queue(sqs, queue_url) == (0, 3)
@@ -197,8 +200,8 @@ def test_receives_are_batched_and_bounded_per_tick(resources, s3_endpoint, insta
     for _ in range(4):
         result = tick(sensor, bounded, instance, cursor)
         cursor = result.cursor
-        per_tick.append(len(result.run_requests))
-        requested += [r.run_key for r in result.run_requests]
+        per_tick.append(len(requested_versions(result)))
+        requested += requested_versions(result)
     assert max(per_tick) <= 20 and per_tick[-1] == 0  # two calls of ten messages a tick at most
     assert sorted(requested) == sorted(f"{k}@{e}" for k, e in etags.items())
     assert in_queue(sqs, queue_url) == (0, 0)

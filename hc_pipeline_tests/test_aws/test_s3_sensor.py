@@ -10,6 +10,7 @@ from dagster._core.test_utils import create_run_for_test
 from moto.server import ThreadedMotoServer
 
 from hc_pipeline.assets import patients
+from hc_pipeline.batch_job import batch_jobs
 from hc_pipeline.definitions import make_definitions
 from hc_pipeline.jobs import file_job
 from hc_pipeline.landing_cursor import LandingCursor
@@ -17,6 +18,7 @@ from hc_pipeline.partitions import partition_key_for
 from hc_pipeline.planner import RUN_KEY_TAG
 from hc_pipeline.resources.s3_landing import S3LandingZone
 from hc_pipeline.sensors import landing_sensor
+from hc_pipeline_tests.run_requests import requested_objects, requested_versions
 from hc_pipeline_tests.test_aws.s3_fixtures import (
     BUCKET,
     PREFIX,
@@ -53,6 +55,11 @@ def test_first_tick_requests_one_run_per_object_with_run_key_key_at_etag(sensor,
     assert result.dynamic_partitions_requests[0].partition_keys == [request.partition_key]
 
 
+def jobs():
+    """The patients file job and batch job, as the code location builds them."""
+    return file_job("patients", patients.per_file_assets), batch_jobs()["patients"]
+
+
 def test_listing_of_2500_objects_is_paged_and_requested_across_ticks_within_the_cap(
     s3_resources, s3_endpoint, fault_proxy, instance
 ):
@@ -61,7 +68,7 @@ def test_listing_of_2500_objects_is_paged_and_requested_across_ticks_within_the_
     with ThreadPoolExecutor(max_workers=8) as pool:
         etags = dict(zip(keys, pool.map(lambda key: upload(s3_endpoint, key, key.encode(), client), keys)))
     cap = 1_000
-    sensor = landing_sensor("patients", file_job("patients", patients.per_file_assets), max_runs=cap)
+    sensor = landing_sensor("patients", *jobs(), max_runs=cap)
     resources = {
         **s3_resources,
         "landing": S3LandingZone(bucket=BUCKET, prefix=PREFIX, endpoint_url=fault_proxy.endpoint),
@@ -70,8 +77,9 @@ def test_listing_of_2500_objects_is_paged_and_requested_across_ticks_within_the_
     for _ in range(5):
         result = tick(sensor, resources, instance, cursor)
         cursor = result.cursor
-        per_tick.append(len(result.run_requests))
-        requested += [r.run_key for r in result.run_requests]
+        files = requested_versions(result)
+        per_tick.append(len(files))
+        requested += files
         if not result.run_requests:
             break
     assert per_tick == [cap, cap, 500, 0]
@@ -150,8 +158,9 @@ def test_unsafe_keys_become_safe_unique_partition_keys(sensor, s3_resources, s3_
     for i, key in enumerate(keys):
         upload(s3_endpoint, key, f"{i}".encode())
     result = tick(sensor, s3_resources, instance)
-    by_key = {r.tags["hc/object_key"]: r.partition_key for r in result.run_requests}
+    by_key = {o.key: partition_key_for(o.key, o.version) for o in requested_objects(result)}
     assert set(by_key) == set(keys)  # the exact key as uploaded travels with the run
+    assert set(result.dynamic_partitions_requests[0].partition_keys) == set(by_key.values())
     assert len(set(by_key.values())) == len(keys)
     bad = [p for p in by_key.values() if not SAFE_PARTITION_KEY.match(p) or ".." in p]
     assert bad == []
@@ -182,7 +191,7 @@ def test_listing_error_skips_with_the_reason_and_the_next_tick_gets_everything(s
     try:
         time.sleep(0.1)
         back = tick(sensor, resources, instance, first.cursor)
-        assert sorted(r.run_key.split("@")[0] for r in back.run_requests) == [
+        assert sorted(v.split("@")[0] for v in requested_versions(back)) == [
             "patients/during-1.csv",
             "patients/during-2.csv",
         ]
@@ -194,7 +203,7 @@ def test_between_full_listings_a_tick_lists_only_keys_after_the_greatest_seen(
     s3_resources, s3_endpoint, fault_proxy, instance
 ):
     landing = S3LandingZone(bucket=BUCKET, prefix=PREFIX, endpoint_url=fault_proxy.endpoint, full_listing_below=0)
-    sensor = landing_sensor("patients", file_job("patients", patients.per_file_assets))
+    sensor = landing_sensor("patients", *jobs())
     resources = {**s3_resources, "landing": landing}
     upload(s3_endpoint, "patients/2025/06/01/a.csv", b"a")
     first = tick(sensor, resources, instance)

@@ -1,8 +1,9 @@
 """The production instance for real: deploy/dagster.yaml on PostgreSQL, queued runs with limits, event mode.
 
 A burst of small files lands at once; the bucket notifies an SQS queue on the moto server, the event sensor
-requests one run per file, the run queue starts at most its limits at a time. `HC_E2E_FILES` sets the burst
-(default 9 here, three waves at the lowered limit of 3; bench/postgres_burst.py runs 200).
+requests batch runs of the new files (at most 2 files each here, so the queue has several runs to hold back), the
+run queue starts at most its limits at a time. `HC_E2E_FILES` sets the burst (default 9 here; bench/postgres_burst.py
+runs 200).
 """
 
 import os
@@ -15,10 +16,13 @@ from bench.deployment import Deployment, wait_for
 from bench.postgres import PostgresServer, postgres_bin
 from bench.production import (
     PARTITION_SET_TAG,
-    RUNS,
     InProgressSampler,
+    all_ended,
+    curated_partitions,
+    files_per_run,
     logs_mentioning,
     notify_queue,
+    patient_runs,
     production_instance_yaml,
     small_file,
 )
@@ -29,9 +33,6 @@ pytestmark = pytest.mark.e2e
 BUCKET, PREFIX = "hc-prod", "prod"
 FILES = int(os.environ.get("HC_E2E_FILES", "9"))
 MAX_RUNS, PER_PARTITION_SET = 3, 2
-
-MATERIALIZATIONS = """query M($path: [String!]!, $limit: Int!) { assetOrError(assetKey: {path: $path}) {
-  ... on Asset { assetMaterializations(limit: $limit) { partition runId } } } }"""
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,7 @@ def platform(postgres, aws, tmp_path_factory):
         "HC_S3_ENDPOINT_URL": aws["endpoint"],
         "HC_S3_EVENT_QUEUE_URL": aws["queue"],
         "HC_SENSOR_INTERVAL_SECONDS": "2",
+        "HC_BATCH_FILES": "2",
         "DAGSTER_COMPUTE_LOG_PREFIX": f"{PREFIX}/dagster-logs",
         "HC_HOME": str(tmp_path_factory.mktemp("unused_home")),
     }
@@ -69,11 +71,6 @@ def platform(postgres, aws, tmp_path_factory):
     deployment = Deployment(tmp_path_factory.mktemp("dagster_home"), env, instance).start()
     yield deployment
     deployment.stop()
-
-
-def finished_runs(platform, job: str) -> list[dict]:
-    runs = platform.graphql(RUNS, {"job": job})["runsOrError"]["results"]
-    return [r for r in runs if r["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
 
 
 def test_the_instance_runs_on_postgres_with_the_queued_coordinator(platform):
@@ -93,22 +90,16 @@ def test_a_burst_of_files_is_processed_once_each_within_the_queue_limits(platfor
     with InProgressSampler(platform) as sampler:
         with ThreadPoolExecutor(max_workers=8) as pool:
             expected = set(pool.map(put, files.items()))
-        runs = wait_for(
-            lambda: (r := finished_runs(platform, "patients_file_job")) and len(r) >= FILES and r,
-            60 * 30,
-            what=f"{FILES} file runs",
-        )
-    tags = [{t["key"]: t["value"] for t in run["tags"]} for run in runs]
-    assert sorted(t["dagster/run_key"] for t in tags) == sorted(expected)  # each version once, none twice
-    assert [r["status"] for r in runs] == ["SUCCESS"] * FILES
-    assert {t[PARTITION_SET_TAG] for t in tags} == {"patients_file_job_partition_set"}  # the tag limit applies
-    partitions = [
-        m["partition"]
-        for m in platform.graphql(MATERIALIZATIONS, {"path": ["patients", "curated_records"], "limit": FILES * 3})[
-            "assetOrError"
-        ]["assetMaterializations"]
-    ]
+        wait_for(lambda: len(set(curated_partitions(platform, FILES * 3))) >= FILES, 60 * 30, what=f"{FILES} files")
+        runs = wait_for(lambda: (r := patient_runs(platform)) and all_ended(r) and r, 300, what="the runs to end")
+    # Each version once, none twice: one curated partition per landed version, and the runs took FILES files.
+    partitions = curated_partitions(platform, FILES * 3)
     assert sorted(partitions) == sorted(partition_key_for(*run_key.rsplit("@", 1)) for run_key in expected)
+    assert sum(files_per_run(runs)) == FILES and max(files_per_run(runs)) <= 2
+    assert [r["status"] for r in runs] == ["SUCCESS"] * len(runs)
+    tags = [{t["key"]: t["value"] for t in run["tags"]} for run in runs]
+    assert {t[PARTITION_SET_TAG] for t in tags if "hc/batch_files" not in t} <= {"patients_file_job_partition_set"}
+    assert all(v == "done" for t in tags for k, v in t.items() if k.startswith("hc/file."))
     # The queue's limits held at every sample, and were reached: the runs did overlap.
     assert len(sampler.samples) > 10
     assert 2 <= sampler.most_in_progress <= MAX_RUNS

@@ -8,6 +8,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from hc_pipeline.batches import BATCH_TAG, DONE, batch_objects, file_tag
+
 BIN = Path(sys.executable).parent
 RUN_DATE = "2025-06-30"
 
@@ -43,13 +45,25 @@ def open_instance(home: Path) -> dg.DagsterInstance:
 
 
 def per_file_runs(instance: dg.DagsterInstance) -> dict[str, list[dg.DagsterRun]]:
-    """Runs of each object version, by the version's run key."""
+    """Runs of one object version each (batch runs aside), by the version's run key."""
     runs: dict[str, list[dg.DagsterRun]] = {}
     for run in instance.get_runs():
+        if BATCH_TAG in run.tags:
+            continue
         key = run.tags.get("hc/version_run_key") or run.tags.get("dagster/run_key", "").split("#")[0]
         if key:
             runs.setdefault(key, []).append(run)
     return runs
+
+
+def processed_by(instance: dg.DagsterInstance) -> dict[str, list[bool]]:
+    """Every run that took each object version, one or many files to a run: whether it processed the version
+    (a run of its own succeeded; a batch run marked it done)."""
+    taken = {key: [run.is_success for run in runs] for key, runs in per_file_runs(instance).items()}
+    for run in instance.get_runs(filters=dg.RunsFilter(job_name="patients_batch_job")):
+        for obj in batch_objects(run):
+            taken.setdefault(obj.run_key, []).append(run.tags.get(file_tag(obj)) == DONE)
+    return taken
 
 
 @pytest.fixture(scope="module")

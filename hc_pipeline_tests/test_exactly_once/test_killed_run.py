@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from hc_pipeline_tests.test_exactly_once.conftest import env_for, hc, ingest_all, open_instance, per_file_runs
+from hc_pipeline_tests.test_exactly_once.conftest import env_for, hc, ingest_all, open_instance, processed_by
 
 AS_OF = ("--as-of", "2025-06-30")
 COUNTS = """SELECT r.source_file, r.n AS raw, coalesce(c.n, 0) AS curated, coalesce(q.n, 0) AS quarantined
@@ -94,7 +94,7 @@ def _signal_mid_file(home: Path, signo: int, ready=None) -> subprocess.Completed
 def _assert_like_a_clean_run(home: Path, clean_counts: list[dict], clean_reports: dict | None = None) -> None:
     instance = open_instance(home)
     assert not [r for r in instance.get_runs() if r.status == dg.DagsterRunStatus.STARTED]
-    assert all(any(r.is_success for r in runs) for runs in per_file_runs(instance).values())
+    assert all(any(processed) for processed in processed_by(instance).values())
     counts = _counts(home)
     assert counts == clean_counts
     assert all(row["raw"] == row["curated"] + row["quarantined"] for row in counts)
@@ -160,8 +160,8 @@ def test_kill_9_in_the_middle_of_a_20_file_batch_then_run_again_completes_every_
     assert distinct[0]["n"] == distinct[0]["d"]
     instance = open_instance(home)
     assert not [r for r in instance.get_runs() if r.status == dg.DagsterRunStatus.STARTED]
-    assert all(sum(r.is_success for r in runs) == 1 for runs in per_file_runs(instance).values())
-    assert len(per_file_runs(instance)) == 20 and not list(home.rglob("*.partial"))
+    assert all(sum(processed) == 1 for processed in processed_by(instance).values())
+    assert len(processed_by(instance)) == 20 and not list(home.rglob("*.partial"))
 
 
 def test_sigterm_stops_the_run_without_retrying_and_the_next_run_completes_the_file(tmp_path, big):

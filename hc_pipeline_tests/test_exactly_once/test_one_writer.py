@@ -11,7 +11,7 @@ from hc_pipeline_tests.test_exactly_once.conftest import (
     hc,
     ingest_all,
     open_instance,
-    per_file_runs,
+    processed_by,
     start_run,
 )
 
@@ -26,9 +26,9 @@ def _two_runs_at_once(home: Path) -> list[tuple[int, str, str]]:
 
 def _assert_each_version_once(home: Path, landed: int):
     instance = open_instance(home)
-    runs = per_file_runs(instance)
+    runs = processed_by(instance)
     assert len(runs) == landed
-    assert all(len(r) == 1 and r[0].is_success for r in runs.values()), {k: len(r) for k, r in runs.items()}
+    assert all(r == [True] for r in runs.values()), runs
 
 
 @pytest.mark.parametrize("existing", [False, True], ids=["fresh_home", "existing_home"])

@@ -6,6 +6,7 @@ import os
 import dagster as dg
 import pytest
 
+from hc_pipeline.batches import file_tag
 from hc_pipeline.partitions import files_partitions, partition_key_for
 
 CSV = b"patient_id,age,gender,admission_date,discharge_date,diagnosis\nP1,40,M,2024-01-01,2024-01-03,Flu\n"
@@ -21,15 +22,27 @@ def tick(sensor, defs, instance, cursor=None):
         return sensor(context), context
 
 
-def test_first_tick_adds_a_partition_and_requests_one_run_per_file(sensor, defs, instance, land):
+def test_first_tick_adds_a_partition_per_file_and_requests_one_batch_run_for_the_new_files(
+    sensor, defs, instance, land
+):
     a = land("patients/a.csv", CSV)
     b = land("patients/b c.csv", CSV + b"P2,50,F,2024-02-01,2024-02-02,Flu\n")
     result, _ = tick(sensor, defs, instance)
     keys = {partition_key_for(o.key, o.version) for o in (a, b)}
-    assert {r.partition_key for r in result.run_requests} == keys
-    assert {r.run_key for r in result.run_requests} == {a.run_key, b.run_key}
+    [request] = result.run_requests
+    assert request.job_name == "patients_batch_job" and request.partition_key is None
     assert set(result.dynamic_partitions_requests[0].partition_keys) == keys
-    assert all(r.tags["hc/object_key"] in {a.key, b.key} for r in result.run_requests)
+    files = request.run_config["ops"]["patients_batch_files"]["config"]["files"]
+    assert [(f["key"], f["version"]) for f in files] == [(o.key, o.version) for o in (a, b)]
+    assert {request.tags[file_tag(o)] for o in (a, b)} == {"pending"}
+
+
+def test_a_lone_new_file_gets_a_run_of_its_own_with_its_partition(sensor, defs, instance, land):
+    a = land("patients/a.csv", CSV)
+    result, _ = tick(sensor, defs, instance)
+    [request] = result.run_requests
+    assert request.job_name == "patients_file_job" and request.run_key == a.run_key
+    assert request.partition_key == partition_key_for(a.key, a.version) and request.tags["hc/object_key"] == a.key
 
 
 def test_second_tick_with_nothing_new_requests_nothing(sensor, defs, instance, land):
@@ -146,10 +159,12 @@ def test_a_version_given_up_by_hc_pipeline_run_is_requested_again_once_a_steward
 
 def test_versions_that_failed_once_and_then_succeeded_do_not_crowd_new_files_out_of_a_tick(defs, instance, land):
     from hc_pipeline.assets import patients
+    from hc_pipeline.batch_job import batch_jobs
     from hc_pipeline.jobs import file_job
     from hc_pipeline.sensors import landing_sensor
 
-    one_per_tick = landing_sensor("patients", file_job("patients", patients.per_file_assets), max_runs=1)
+    job = file_job("patients", patients.per_file_assets)
+    one_per_tick = landing_sensor("patients", job, batch_jobs()["patients"], max_runs=1)
     land("patients/a.csv", CSV)
     first, _ = tick(one_per_tick, defs, instance)
 
