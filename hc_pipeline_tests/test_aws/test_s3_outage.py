@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from hc_pipeline.batches import DONE, batch_objects, file_tag
 from hc_pipeline.stores.duckdb_lake import DuckDBLake
 from hc_pipeline.stores.environment import fsspec_options
 from hc_pipeline.stores.outage import outage_of
@@ -101,9 +102,10 @@ def instance(home: Path) -> dg.DagsterInstance:
 
 
 def successful_runs(home: Path) -> list[str]:
-    """The landed key of every successful per-file run."""
-    runs = instance(home).get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]))
-    return [r.tags["hc/object_key"] for r in runs if "hc/object_key" in r.tags]
+    """The landed key of every file a run processed: a run of its own that succeeded, or done in a batch run."""
+    runs = instance(home).get_runs()
+    alone = [r.tags["hc/object_key"] for r in runs if "hc/object_key" in r.tags and r.is_success]
+    return alone + [o.key for r in runs for o in batch_objects(r) if r.tags.get(file_tag(o)) == DONE]
 
 
 def test_an_endpoint_outage_mid_run_ends_it_and_the_next_runs_finish_every_file_once(s3_endpoint, tmp_path):
@@ -150,7 +152,7 @@ def test_an_endpoint_outage_mid_run_ends_it_and_the_next_runs_finish_every_file_
     assert sorted(successful_runs(home)) == names  # each version once, none twice
     runs = instance(home).get_runs()
     assert all(r.status in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE) for r in runs)  # none STARTED
-    [failed] = [r for r in runs if r.status == dg.DagsterRunStatus.FAILURE]  # the file in flight when S3 went
+    [failed] = [r for r in runs if r.status == dg.DagsterRunStatus.FAILURE]  # the run in flight when S3 went
     reason = failed.tags["hc/failure_reason"]
     assert str(forwarder.port) in reason and "max_retries" not in reason  # the connection error itself
 

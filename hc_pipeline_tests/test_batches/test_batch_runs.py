@@ -85,7 +85,7 @@ def both(tmp_path_factory):
         patch.setattr(batches, "MAX_BATCH_FILES", 1)
         b = next(one_by_one)
     yield files, a, b
-    for home in (batched, one_by_one):
+    for home in (one_by_one, batched):  # last opened, first closed: each instance restores Dagster's context
         next(home, None)
 
 
