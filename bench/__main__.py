@@ -1,4 +1,4 @@
-"""`python -m bench [--only p1,p1_5m,facilities,small_files,fast_commands,sensor,partitions,postgres_burst,daemon_latency]`."""
+"""`python -m bench [--only p1,p1_5m,facilities,small_files,fast_commands,sensor,event_tick,partitions,postgres_burst,daemon_latency]`."""
 
 import argparse
 import importlib
@@ -15,6 +15,7 @@ BENCHMARKS = {
     "small_files": "bench.small_files:run",
     "fast_commands": "bench.fast_commands:run",
     "sensor": "bench.sensor:run",  # it needs the S3 landing zone
+    "event_tick": "bench.event_tick:run",
     "partitions": "bench.partitions:run",  # these two start PostgreSQL, the daemon and the webserver
     "postgres_burst": "bench.postgres_burst:run",
     "daemon_latency": "bench.daemon_latency:run",  # the real daemon with default settings, both landing modes

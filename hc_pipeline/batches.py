@@ -116,3 +116,13 @@ def batch_objects(run: dg.DagsterRun) -> list[LandedObject]:
     ops = (run.run_config or {}).get("ops", {})
     files = next((op["config"]["files"] for op in ops.values() if "files" in op.get("config", {})), [])
     return [LandedObject(f["key"], f["version"], float(f["last_modified"]), int(f.get("size", -1))) for f in files]
+
+
+def request_objects(request: dg.RunRequest) -> list[LandedObject]:
+    """The object versions a landing run request asks for: its one file, or each file of its batch."""
+    ops = (request.run_config or {}).get("ops", {})
+    files = next((op["config"]["files"] for op in ops.values() if "files" in op.get("config", {})), None)
+    if files is None:
+        tags = request.tags
+        return [LandedObject(tags["hc/object_key"], tags["hc/object_version"], float(tags["hc/last_modified"]), -1)]
+    return [LandedObject(f["key"], f["version"], float(f["last_modified"]), int(f.get("size", -1))) for f in files]
