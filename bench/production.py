@@ -120,3 +120,20 @@ def files_per_run(runs: list[dict]) -> list[int]:
     """How many files each run took: a batch run's `hc/batch_files`, else one."""
     tags = [{t["key"]: t["value"] for t in run["tags"]} for run in runs]
     return [int(t.get("hc/batch_files", 1)) for t in tags]
+
+
+FAILURES = """query Logs($runId: ID!) { logsForRun(runId: $runId) { ... on EventConnection { events {
+  __typename ... on MessageEvent { message } ... on ExecutionStepFailureEvent { error { message } } } } } }"""
+
+
+def failure_messages(deployment: Deployment, runs: list[dict]) -> dict[str, list[str]]:
+    """What each failed run's step and run failure events say, by run id: for an assertion's message."""
+    found = {}
+    for run in (r for r in runs if r["status"] == "FAILURE"):
+        events = deployment.graphql(FAILURES, {"runId": run["runId"]})["logsForRun"]["events"]
+        found[run["runId"]] = [
+            (e.get("error") or {}).get("message") or e.get("message", "")
+            for e in events
+            if e["__typename"] in ("ExecutionStepFailureEvent", "RunFailureEvent")
+        ]
+    return found

@@ -3,6 +3,11 @@
 import datetime as dt
 
 import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    # The documented type of AssetCheckEvaluation's `target_materialization_data`, which dagster does not export;
+    # without it a partition's check result logged from a batch step never counts as current in the UI.
+    AssetCheckEvaluationTargetMaterializationData as TargetMaterialization,
+)
 from pydantic import Field
 
 from hc_pipeline.assets.domains import FILE_STEPS, PER_FILE
@@ -40,6 +45,7 @@ def batch_job(domain: str, steps: FileSteps, assets: list[dg.AssetsDefinition]) 
 
     @dg.op(
         name=batch_op_name(domain),
+        out={},  # it records events; with the default output a run that yields only events would fail
         required_resource_keys=RESOURCES,
         description=f"Process each {domain} file of the batch as its own partition; a failing file fails alone.",
     )
@@ -54,7 +60,9 @@ def batch_job(domain: str, steps: FileSteps, assets: list[dg.AssetsDefinition]) 
                 context.instance.add_run_tags(context.run_id, {file_tag(obj): SKIPPED})
                 continue
             try:
-                events = process_file(context, steps, obj, partition_key, config.dates.rules_date(), blocking)
+                materializations, checks = process_file(
+                    context, steps, obj, partition_key, config.dates.rules_date(), blocking
+                )
             except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
                 raise
             except Exception as error:
@@ -65,7 +73,8 @@ def batch_job(domain: str, steps: FileSteps, assets: list[dg.AssetsDefinition]) 
                 context.log.error(f"file {number} of {len(config.files)}, {failed[-1]}; it gets a run of its own")
                 context.instance.add_run_tags(context.run_id, {file_tag(obj): FAILED})
                 continue
-            yield from events
+            yield from materializations
+            yield from evaluations(context.instance, checks, partition_key)
             context.instance.add_run_tags(context.run_id, {file_tag(obj): DONE})
         if failed:
             raise dg.Failure(f"{len(failed)} of {len(config.files)} files failed: " + "; ".join(failed))
@@ -88,42 +97,67 @@ def process_file(
     partition_key: str,
     rules_date: dt.date,
     blocking: dict[str, bool],
-) -> list:
-    """Read, curate and report one file as its asset steps would, writing each output; returns its events."""
+) -> tuple[list[dg.AssetMaterialization], list[dg.AssetCheckResult]]:
+    """Read, curate and report one file as its asset steps would, writing each output; its materializations and
+    check results, which stop where a blocking check failed."""
     resources = context.resources
     record_manifest(resources.storage, steps.domain, partition_key, obj)
-    events: list = []
+    materializations: list[dg.AssetMaterialization] = []
+    checks: list[dg.AssetCheckResult] = []
 
     def store(result: StepResult) -> bool:
         for key, (frame, metadata) in result.outputs.items():
             stored = resources.io_manager.write_partition(key, partition_key, frame)
-            events.append(
+            materializations.append(
                 dg.AssetMaterialization(asset_key=key, partition=partition_key, metadata={**metadata, **stored})
             )
-        events.extend(
-            dg.AssetCheckEvaluation(
-                asset_key=check.asset_key,
-                check_name=check.check_name,
-                passed=check.passed,
-                metadata=check.metadata,
-                severity=check.severity,
-                blocking=blocking.get(check.check_name, False),
-                partition=partition_key,
-            )
-            for check in result.checks
-        )
+        checks.extend(result.checks)
         return result.blocked(blocking)
 
     read = steps.read(obj, partition_key, resources.landing, resources.storage, context.log)
     if store(read):
-        return events
+        return materializations, checks
     raw = next(frame for frame, _ in read.outputs.values())
     curated = steps.curate(raw, obj, partition_key, resources.storage, resources.query_engine, rules_date)
     if store(curated) or steps.report is None:
-        return events
+        return materializations, checks
     keys = list(curated.outputs)
     store(steps.report(curated.frame(keys[0]), curated.frame(keys[1]), partition_key, resources.storage))
-    return events
+    return materializations, checks
+
+
+def evaluations(
+    instance: dg.DagsterInstance, checks: list[dg.AssetCheckResult], partition_key: str
+) -> list[dg.AssetCheckEvaluation]:
+    """The file's check results as evaluations of its partition, each aimed at the materialization it checked (as
+    an asset step's are): the UI counts a partition's result only while it targets the latest materialization."""
+    targets: dict[dg.AssetKey, TargetMaterialization | None] = {}
+    for check in checks:
+        if check.asset_key not in targets:
+            found = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=check.asset_key, asset_partitions=[partition_key]), limit=1
+            ).records
+            targets[check.asset_key] = (
+                TargetMaterialization(
+                    storage_id=found[0].storage_id, run_id=found[0].run_id, timestamp=found[0].timestamp
+                )
+                if found
+                else None
+            )
+    return [
+        dg.AssetCheckEvaluation(
+            asset_key=check.asset_key,
+            check_name=check.check_name,
+            passed=check.passed,
+            metadata=check.metadata,
+            severity=check.severity,
+            # Its spec says whether it blocks; a blocking evaluation would fail the whole batch step for one file,
+            # which here only stops that file.
+            partition=partition_key,
+            target_materialization_data=targets[check.asset_key],
+        )
+        for check in checks
+    ]
 
 
 def taken_elsewhere(context: dg.OpExecutionContext, domain: str, objects: list[LandedObject]) -> set[str]:

@@ -10,7 +10,7 @@ import dagster as dg
 
 from hc_pipeline.assets.domains import DATED, PER_FILE, REPORTS
 from hc_pipeline.batch_job import batch_jobs
-from hc_pipeline.batches import DONE, FileBatch, file_tag
+from hc_pipeline.batches import DONE, FAILED, FileBatch, file_tag
 from hc_pipeline.partitions import DOMAINS
 from hc_pipeline.planner import (
     BY_RUN,
@@ -32,6 +32,8 @@ from hc_pipeline.stores.outage import StoreUnavailable, outage_in, outage_of
 DIED = "the process ended before the run finished (killed or crashed)"
 STAY_PENDING = "files not yet processed stay pending"
 BATCH_JOBS = batch_jobs()
+# Which per-file checks block, by name, from their specs (a batch records its evaluations without the flag).
+BLOCKING = {spec.key.name: spec.blocking for assets in PER_FILE.values() for a in assets for spec in a.check_specs}
 
 
 class RunInterrupted(Exception):
@@ -247,6 +249,8 @@ def _run_batch(
     if not result.success:
         instance.add_run_tags(result.run_id, {REASON_TAG: failure_message(result)})
         stop_on_outage(result, resources)
+        if FAILED not in {tags.get(file_tag(obj)) for obj in batch}:  # not explained by a file: say so
+            summary.failed.append(f"batch run {result.run_id[:8]} of {len(batch)} files: {failure_message(result)}")
 
 
 def batch_outcomes(instance: dg.DagsterInstance, run_id: str, domain: str) -> dict[str, tuple[int | None, float, bool]]:
@@ -273,7 +277,7 @@ def batch_outcomes(instance: dg.DagsterInstance, run_id: str, domain: str) -> di
                 found[materialization.partition] = (int(count.value) if count else None, seconds, False)
         else:
             evaluation = event.asset_check_evaluation_data
-            if not evaluation.passed and evaluation.blocking and evaluation.partition in found:
+            if not evaluation.passed and BLOCKING.get(evaluation.check_name) and evaluation.partition in found:
                 rows, seconds, _ = found[evaluation.partition]
                 found[evaluation.partition] = (rows, seconds, True)
     return found

@@ -67,6 +67,21 @@ def checks_by_partition(instance: dg.DagsterInstance) -> dict[tuple[str, str], t
     return found
 
 
+def test_each_check_result_targets_its_files_latest_materialization_as_in_an_asset_step(both):
+    # The UI counts a partition's check result (the checks tab, its Failed headline) only while it does.
+    for _, _, instance, _ in both[1:]:
+        targeted = 0
+        for run in instance.get_runs():
+            for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+                evaluation = entry.dagster_event.event_specific_data
+                latest = instance.fetch_materializations(
+                    dg.AssetRecordsFilter(asset_key=evaluation.asset_key, asset_partitions=[evaluation.partition]), 1
+                ).records[0]
+                assert evaluation.target_materialization_data.storage_id == latest.storage_id
+                targeted += 1
+        assert targeted >= 5 * 3 + 3 * 3  # every file's checks, in either mode
+
+
 def materialized(instance: dg.DagsterInstance, domain: str, asset: str) -> list[str]:
     """The partition of every materialization of an asset, one entry per materialization."""
     records = instance.fetch_materializations(dg.AssetKey([domain, asset]), limit=1000).records
@@ -94,6 +109,7 @@ def test_the_batched_home_ran_one_batch_per_domain_and_the_other_one_run_per_fil
     batch_runs = [r for r in batched.get_runs() if r.job_name.endswith("_batch_job")]
     assert sorted(r.job_name for r in batch_runs) == ["facilities_batch_job", "patients_batch_job"]
     assert sorted(int(r.tags["hc/batch_files"]) for r in batch_runs) == [3, 5]
+    assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in batch_runs)
     assert not [r for r in batched.get_runs() if "hc/version_run_key" in r.tags]
     assert len([r for r in alone.get_runs() if "hc/version_run_key" in r.tags]) == len(files)
     assert not [r for r in alone.get_runs() if r.job_name.endswith("_batch_job")]

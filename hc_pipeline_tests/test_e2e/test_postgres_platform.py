@@ -19,6 +19,7 @@ from bench.production import (
     InProgressSampler,
     all_ended,
     curated_partitions,
+    failure_messages,
     files_per_run,
     logs_mentioning,
     notify_queue,
@@ -96,7 +97,7 @@ def test_a_burst_of_files_is_processed_once_each_within_the_queue_limits(platfor
     partitions = curated_partitions(platform, FILES * 3)
     assert sorted(partitions) == sorted(partition_key_for(*run_key.rsplit("@", 1)) for run_key in expected)
     assert sum(files_per_run(runs)) == FILES and max(files_per_run(runs)) <= 2
-    assert [r["status"] for r in runs] == ["SUCCESS"] * len(runs)
+    assert [r["status"] for r in runs] == ["SUCCESS"] * len(runs), failure_messages(platform, runs)
     tags = [{t["key"]: t["value"] for t in run["tags"]} for run in runs]
     assert {t[PARTITION_SET_TAG] for t in tags if "hc/batch_files" not in t} <= {"patients_file_job_partition_set"}
     assert all(v == "done" for t in tags for k, v in t.items() if k.startswith("hc/file."))
