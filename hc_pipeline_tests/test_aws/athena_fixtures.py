@@ -166,6 +166,8 @@ def _handler_for(proxy: AthenaProxy):
     hop_by_hop = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
 
     class Handler(BaseHTTPRequestHandler):
+        disable_nagle_algorithm = True  # headers and body are two writes: no wait for a delayed ACK between them
+
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             headers = {k: v for k, v in self.headers.items() if k.lower() not in hop_by_hop}

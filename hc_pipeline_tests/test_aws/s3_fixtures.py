@@ -114,6 +114,9 @@ def _handler_for(proxy: FaultProxy):
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out as two writes: with Nagle's algorithm the body waited for the client's delayed
+        # ACK (~40 ms a request), which made every S3 request through the proxy about a third slower.
+        disable_nagle_algorithm = True
 
         def do_GET(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

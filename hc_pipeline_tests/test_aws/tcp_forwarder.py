@@ -56,6 +56,9 @@ class TcpForwarder:
                 _close(client)
                 continue
             server.settimeout(None)
+            # Relay each chunk as it comes: with Nagle's algorithm a reply's second chunk waited for a delayed ACK.
+            for sock in (client, server):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 if self._listener is not listener:  # stopped meanwhile
                     _close(client)

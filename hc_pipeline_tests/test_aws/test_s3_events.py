@@ -18,6 +18,10 @@ from hc_pipeline_tests.run_requests import requested_objects, requested_versions
 from hc_pipeline_tests.test_aws.s3_fixtures import BUCKET, PREFIX, REGION, s3_client, s3_env
 
 CSV = b"patient_id,age,gender,admission_date,discharge_date,diagnosis\nP1,40,M,2024-01-01,2024-01-03,Flu\n"
+# A tick that finds the queue empty long-polls it for wait_seconds (4 by default, pinned in test_code_location):
+# 4 s per quiet tick here. moto queues a bucket's notification before put_object returns, so a shorter long poll
+# receives the same messages; it is still a long poll.
+QUICK_POLL = 1
 
 
 @pytest.fixture
@@ -43,7 +47,16 @@ def queue_url(s3_endpoint: str) -> str:
 
 @pytest.fixture
 def resources(s3_endpoint: str, queue_url: str) -> dict:
-    return build_resources(s3_env(s3_endpoint, HC_S3_EVENT_QUEUE_URL=queue_url))
+    """The deployment's resources, its queue long-polling 1 s instead of 4 (see QUICK_POLL)."""
+    deployed = build_resources(s3_env(s3_endpoint, HC_S3_EVENT_QUEUE_URL=queue_url))
+    queue = deployed["landing_events"]
+    quick = S3EventQueue(
+        queue_url=queue.queue_url,
+        landing=queue.landing,
+        reconcile_seconds=queue.reconcile_seconds,
+        wait_seconds=QUICK_POLL,
+    )
+    return {**deployed, "landing_events": quick}
 
 
 @pytest.fixture
@@ -192,7 +205,9 @@ def test_a_version_replaced_before_the_tick_is_skipped_for_the_current_one(
 def test_receives_are_batched_and_bounded_per_tick(resources, s3_endpoint, instance, sqs, queue_url):
     bounded = {
         **resources,
-        "landing_events": S3EventQueue(queue_url=queue_url, landing=resources["landing"], max_receive_calls=2),
+        "landing_events": S3EventQueue(
+            queue_url=queue_url, landing=resources["landing"], max_receive_calls=2, wait_seconds=QUICK_POLL
+        ),
     }
     sensor = make_definitions(bounded).get_sensor_def("landing_events_sensor")
     etags = {f"patients/{i:02d}.csv": upload(s3_endpoint, f"patients/{i:02d}.csv", f"{i}".encode()) for i in range(25)}

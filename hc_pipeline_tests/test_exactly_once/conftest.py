@@ -66,8 +66,9 @@ def processed_by(instance: dg.DagsterInstance) -> dict[str, list[bool]]:
     return taken
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def samples(tmp_path_factory) -> Path:
+    """Generated sample files, read (never changed) by every module here: generated once, not once a module."""
     out = tmp_path_factory.mktemp("samples")
     home = tmp_path_factory.mktemp("gen_home")
     generated = hc(home, "generate", str(out), "--patients", "600", "--facilities", "60", "--seed", "5")
