@@ -14,6 +14,7 @@ from hc_pipeline.assets.domains import FILE_STEPS, PER_FILE
 from hc_pipeline.assets.file_steps import FileSteps, StepResult
 from hc_pipeline.assets.landed import record_manifest
 from hc_pipeline.batches import DONE, FAILED, PENDING, SKIPPED, batch_op_name, batch_states, file_tag
+from hc_pipeline.frame_types import per_file_types
 from hc_pipeline.partitions import partition_key_for
 from hc_pipeline.planner import IN_FLIGHT, VERSION_RUN_KEY_TAG
 from hc_pipeline.run_dates import RunDates
@@ -105,11 +106,16 @@ def process_file(
     materializations: list[dg.AssetMaterialization] = []
     checks: list[dg.AssetCheckResult] = []
 
+    types = per_file_types(steps.domain)
+
     def store(result: StepResult) -> bool:
         for key, (frame, metadata) in result.outputs.items():
+            typed = type_checked(key, frame, types.get(key.path[-1]))
             stored = resources.io_manager.write_partition(key, partition_key, frame)
             materializations.append(
-                dg.AssetMaterialization(asset_key=key, partition=partition_key, metadata={**metadata, **stored})
+                dg.AssetMaterialization(
+                    asset_key=key, partition=partition_key, metadata={**metadata, **stored, **typed}
+                )
             )
         checks.extend(result.checks)
         return result.blocked(blocking)
@@ -124,6 +130,19 @@ def process_file(
     keys = list(curated.outputs)
     store(steps.report(curated.frame(keys[0]), curated.frame(keys[1]), partition_key, resources.storage))
     return materializations, checks
+
+
+def type_checked(key: dg.AssetKey, frame, dagster_type: dg.DagsterType | None) -> dict:
+    """Run the output's dagster-pandas type check as an asset step would (a failure fails the file); its
+    summary statistics under `type_check/`, since a batch step records no step output per file."""
+    if dagster_type is None:
+        return {}
+    checked = dg.check_dagster_type(dagster_type, frame)
+    if not checked.success:
+        raise dg.Failure(
+            f"{key.to_user_string()}: type check {dagster_type.display_name} failed: {checked.description}"
+        )
+    return {"type_check": dagster_type.display_name, **{f"type_check/{k}": v for k, v in checked.metadata.items()}}
 
 
 def evaluations(

@@ -124,8 +124,9 @@ def _run_domain(
     summary.gave_up += [str(gave_up) for gave_up in plan.gave_up]
     summary.processed.setdefault(domain, [])
     shown = FileProgress(progress, domain, plan.files) if progress is not None else None
+    here = DomainRun(domain, resources, instance, dates, summary, shown)
     for batch in plan.batches:
-        _run_batch(batch, BATCH_JOBS[domain], resources, instance, dates, summary, shown)
+        _run_batch(batch, BATCH_JOBS[domain], here)
     runs = list(plan.runs)
     if plan.batches:  # a file its batch failed gets a run of its own, as under the sensors
         alone = plan_launches(domain, [obj for batch in plan.batches for obj in batch], instance)
@@ -134,7 +135,7 @@ def _run_domain(
         if shown:
             shown.total += len(alone.runs)
     for run in runs:
-        _run_file(run, domain, resources, instance, dates, summary, shown)
+        _run_file(run, here)
     summary.decisions[domain] = apply_pending_decisions(
         domain, PER_FILE[domain], instance, resources, run_config(PER_FILE[domain], DATED, dates)
     )
@@ -159,98 +160,96 @@ def _run_domain(
             )
 
 
-def _run_file(
-    run: FileRun,
-    domain: str,
-    resources: dict,
-    instance: dg.DagsterInstance,
-    dates: RunDates,
-    summary: RunSummary,
-    shown: FileProgress | None,
-) -> None:
+@dataclass(frozen=True)
+class DomainRun:
+    """What the runs of one domain within one `run` share: where they run, by which dates, and what they report to."""
+
+    domain: str
+    resources: dict
+    instance: dg.DagsterInstance
+    dates: RunDates
+    summary: RunSummary
+    shown: FileProgress | None
+
+
+def _run_file(run: FileRun, here: DomainRun) -> None:
     """One file in a run of its own."""
-    if shown:
-        shown.start(run.obj.key)
+    if here.shown:
+        here.shown.start(run.obj.key)
     try:
         result = dg.materialize(
-            PER_FILE[domain],
+            PER_FILE[here.domain],
             partition_key=run.partition_key,
-            instance=instance,
-            resources=resources,
+            instance=here.instance,
+            resources=here.resources,
             tags={**run.tags, **BY_RUN},
-            run_config=quiet(run_config(PER_FILE[domain], DATED, dates)),
+            run_config=quiet(run_config(PER_FILE[here.domain], DATED, here.dates)),
             raise_on_error=False,
         )
     except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
         result = None
     if result is None or interrupted(result):
-        fail_interrupted(instance, run.run_key)
+        fail_interrupted(here.instance, run.run_key)
         raise RunInterrupted(f"interrupted while processing {run.obj.key}; it stays pending")
-    summary.processed[domain].append(run.partition_key)
-    if shown:
-        shown.finish(run.obj.key, rows_read(result, domain), outcome_of(result))
-    failing = tag_failed_checks(instance, result.dagster_run).get(run.partition_key)
+    here.summary.processed[here.domain].append(run.partition_key)
+    if here.shown:
+        here.shown.finish(run.obj.key, rows_read(result, here.domain), outcome_of(result))
+    failing = tag_failed_checks(here.instance, result.dagster_run).get(run.partition_key)
     if failing:
-        summary.failed_checks[run.obj.key] = failing
+        here.summary.failed_checks[run.obj.key] = failing
     if not result.success:
         where = f"{run.obj.key} ({run.partition_key})"
         if stopped_by_checks(result):
-            instance.add_run_tags(result.run_id, {OUTCOME_TAG: STOPPED_BY_CHECKS})
-            summary.stopped_by_checks.append(where)
+            here.instance.add_run_tags(result.run_id, {OUTCOME_TAG: STOPPED_BY_CHECKS})
+            here.summary.stopped_by_checks.append(where)
             return
-        instance.add_run_tags(result.run_id, {REASON_TAG: failure_message(result)})
-        stop_on_outage(result, resources)
-        summary.failed.append(f"{where} (attempt {run.attempt}): {failure_message(result)}")
+        here.instance.add_run_tags(result.run_id, {REASON_TAG: failure_message(result)})
+        stop_on_outage(result, here.resources)
+        here.summary.failed.append(f"{where} (attempt {run.attempt}): {failure_message(result)}")
 
 
-def _run_batch(
-    batch: FileBatch,
-    job: dg.JobDefinition,
-    resources: dict,
-    instance: dg.DagsterInstance,
-    dates: RunDates,
-    summary: RunSummary,
-    shown: FileProgress | None,
-) -> None:
+def _run_batch(batch: FileBatch, job: dg.JobDefinition, here: DomainRun) -> None:
     """New files together in one run; what it failed or left is planned again, one file per run."""
-    if shown:
-        shown.start(f"{len(batch)} files in one run")
+    if here.shown:
+        here.shown.start(f"{len(batch)} files in one run")
     try:
         result = job.execute_in_process(
-            run_config={**batch.run_config(dates.model_dump()), **QUIET},
-            instance=instance,
-            resources=resources,
+            run_config={**batch.run_config(here.dates.model_dump()), **QUIET},
+            instance=here.instance,
+            resources=here.resources,
             tags={**batch.tags, RUN_KEY_TAG: batch.run_key, **BY_RUN},
             raise_on_error=False,
         )
     except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
         result = None
     if result is None or interrupted(result):
-        fail_interrupted(instance, batch.run_key)
+        fail_interrupted(here.instance, batch.run_key)
         raise RunInterrupted(
             f"interrupted while processing {batch.objects[0].key} and {len(batch) - 1} more file(s) in one run; "
             "unfinished files stay pending"
         )
-    tags = instance.get_run_by_id(result.run_id).tags
-    failing = tag_failed_checks(instance, result.dagster_run)
-    outcomes = batch_outcomes(instance, result.run_id, batch.domain)
+    tags = here.instance.get_run_by_id(result.run_id).tags
+    failing = tag_failed_checks(here.instance, result.dagster_run)
+    outcomes = batch_outcomes(here.instance, result.run_id, batch.domain)
     for obj, partition_key in zip(batch, batch.partition_keys, strict=True):
         state = tags.get(file_tag(obj))
         if state != DONE:
             continue  # planned again by itself
-        summary.processed[batch.domain].append(partition_key)
+        here.summary.processed[batch.domain].append(partition_key)
         rows, seconds, blocked = outcomes.get(partition_key, (None, None, False))
-        if shown:
-            shown.finish(obj.key, rows, "stopped by a blocking check" if blocked else "done", seconds)
+        if here.shown:
+            here.shown.finish(obj.key, rows, "stopped by a blocking check" if blocked else "done", seconds)
         if blocked:
-            summary.stopped_by_checks.append(f"{obj.key} ({partition_key})")
+            here.summary.stopped_by_checks.append(f"{obj.key} ({partition_key})")
         if failing.get(partition_key):
-            summary.failed_checks[obj.key] = failing[partition_key]
+            here.summary.failed_checks[obj.key] = failing[partition_key]
     if not result.success:
-        instance.add_run_tags(result.run_id, {REASON_TAG: failure_message(result)})
-        stop_on_outage(result, resources)
+        here.instance.add_run_tags(result.run_id, {REASON_TAG: failure_message(result)})
+        stop_on_outage(result, here.resources)
         if FAILED not in {tags.get(file_tag(obj)) for obj in batch}:  # not explained by a file: say so
-            summary.failed.append(f"batch run {result.run_id[:8]} of {len(batch)} files: {failure_message(result)}")
+            here.summary.failed.append(
+                f"batch run {result.run_id[:8]} of {len(batch)} files: {failure_message(result)}"
+            )
 
 
 def batch_outcomes(instance: dg.DagsterInstance, run_id: str, domain: str) -> dict[str, tuple[int | None, float, bool]]:

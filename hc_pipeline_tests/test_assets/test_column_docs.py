@@ -74,30 +74,44 @@ def test_every_report_column_has_a_description_beside_its_sql(processed):
             assert published and all(published.values()), f"{domain}/{name}: {published}"
 
 
-def test_every_per_file_output_passed_its_dagster_pandas_type_check(processed):
-    outputs: dict[str, list] = {}
-    for run in processed.get_runs():
-        for entry in processed.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_OUTPUT):
+def type_checks(instance: dg.DagsterInstance) -> dict[str, list[dict]]:
+    """Each per-file output's type-check metadata, by asset: a run of one file records it on its step output, a
+    batch run (which records no step output per file) on the file's materialization, under `type_check/`."""
+    found: dict[str, list[dict]] = {}
+    for run in instance.get_runs():
+        for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_OUTPUT):
             data = entry.dagster_event.step_output_data
-            name = f"{entry.step_key}.{data.step_output_handle.output_name}"
-            outputs.setdefault(name, []).append(data.type_check_data)
+            name = data.step_output_handle.output_name
+            asset = entry.step_key.replace("__", "/") if name == "result" else f"{entry.step_key.split('_')[0]}/{name}"
+            check = data.type_check_data
+            found.setdefault(asset, []).append(
+                {"success": check.success, **{k: v.value for k, v in check.metadata.items()}}
+            )
+        for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+            materialization = entry.dagster_event.step_materialization_data.materialization
+            if "type_check" in materialization.metadata:
+                checked = {k[len("type_check/") :]: v.value for k, v in materialization.metadata.items() if "/" in k}
+                asset = materialization.asset_key.to_user_string()
+                found.setdefault(asset, []).append({"success": True, **checked})
+    return found
+
+
+def test_every_per_file_output_passed_its_dagster_pandas_type_check(processed):
+    outputs = type_checks(processed)
     per_file = {
-        "patients__raw_records.result": 2,
-        "patients_curated_records.curated_records": 2,
-        "patients_curated_records.quarantined_records": 2,
-        "patients__anomaly_report.result": 2,
-        "facilities__raw_records.result": 1,
-        "facilities_curated_records.curated_records": 1,
-        "facilities_curated_records.quarantined_records": 1,
+        "patients/raw_records": 2,
+        "patients/curated_records": 2,
+        "patients/quarantined_records": 2,
+        "patients/anomaly_report": 2,
+        "facilities/raw_records": 1,
+        "facilities/curated_records": 1,
+        "facilities/quarantined_records": 1,
     }
     assert {name: len(outputs.get(name, [])) for name in per_file} == per_file
     checks = [c for name in per_file for c in outputs[name]]
     # A dagster-pandas type check carries its summary statistics; a plain DataFrame output would carry none.
-    assert all(c.success and "rows" in c.metadata for c in checks)
-    curated = (
-        outputs["patients_curated_records.curated_records"] + outputs["facilities_curated_records.curated_records"]
-    )
-    summaries = [{k: v.value for k, v in c.metadata.items()} for c in curated]
+    assert all(c["success"] and "rows" in c for c in checks)
+    summaries = outputs["patients/curated_records"] + outputs["facilities/curated_records"]
     assert sorted(s["rows"] for s in summaries) == [1, 5, 6]  # facilities 1 of 2; bad file 5 of 10; clean 6
     assert all(s["files"] == 1 and s["first_source_row"] >= 1 for s in summaries)
 
