@@ -8,6 +8,8 @@ from typing import Any
 MAX_ATTEMPTS = 5
 # A dead endpoint fails in seconds, not minutes (botocore's default connect timeout is 60 s per attempt).
 CONNECT_TIMEOUT, READ_TIMEOUT = 10, 60
+# Connections a client keeps open (botocore's default: 10): a tick's HEADs and deletes go this many at a time.
+POOL_CONNECTIONS = 32
 _CLIENTS: dict[tuple, Any] = {}
 _LOCK = threading.Lock()
 
@@ -46,6 +48,7 @@ def _new_client(service: str, region_name: str | None, endpoint_url: str | None,
             retries={"mode": "standard", "max_attempts": max_attempts},
             connect_timeout=CONNECT_TIMEOUT,
             read_timeout=READ_TIMEOUT,
+            max_pool_connections=POOL_CONNECTIONS,
             user_agent_extra="hc-pipeline",
         ),
     )

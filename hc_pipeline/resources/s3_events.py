@@ -18,6 +18,7 @@ from hc_pipeline.resources.s3_landing import S3LandingZone
 
 log = logging.getLogger(__name__)
 SQS_BATCH = 10  # ReceiveMessage and DeleteMessageBatch take at most 10
+CALLS_AT_ONCE = aws.POOL_CONNECTIONS  # one connection each; every call waits on the network, not the CPU
 
 
 def _text(value: object, name: str) -> str:
@@ -131,7 +132,9 @@ class S3EventQueue(dg.ConfigurableResource):
 
     def describe(self, objects: list[LandedObject]) -> list[LandedObject | Exception | None]:
         """Each announced version as a listing shows it; None if since replaced or deleted; the error if HEAD failed."""
-        with ThreadPoolExecutor(max_workers=10) as pool:  # botocore's default connection pool
+        if not objects:
+            return []
+        with ThreadPoolExecutor(max_workers=min(len(objects), CALLS_AT_ONCE)) as pool:
             return list(pool.map(self._head, objects))
 
     def _head(self, announced: LandedObject) -> LandedObject | Exception | None:
@@ -156,11 +159,15 @@ class S3EventQueue(dg.ConfigurableResource):
         )
 
     def delete(self, receipts: list[str]) -> list[str]:
-        """Delete messages by receipt handle, 10 a call; the handles that failed (their message comes back)."""
-        failed: list[str] = []
-        for start in range(0, len(receipts), SQS_BATCH):
-            chunk = receipts[start : start + SQS_BATCH]
-            entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(chunk)]
-            answer = self.client.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
-            failed += [chunk[int(f["Id"])] for f in answer.get("Failed", [])]
-        return failed
+        """Delete messages by receipt handle, 10 a call, the calls at once; the handles that failed (their message
+        comes back)."""
+        chunks = [receipts[start : start + SQS_BATCH] for start in range(0, len(receipts), SQS_BATCH)]
+        if not chunks:
+            return []
+        with ThreadPoolExecutor(max_workers=min(len(chunks), CALLS_AT_ONCE)) as pool:
+            return [receipt for failed in pool.map(self._delete_batch, chunks) for receipt in failed]
+
+    def _delete_batch(self, chunk: list[str]) -> list[str]:
+        entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(chunk)]
+        answer = self.client.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+        return [chunk[int(f["Id"])] for f in answer.get("Failed", [])]
