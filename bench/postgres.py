@@ -22,8 +22,9 @@ def postgres_bin() -> Path | None:
 class PostgresServer:
     """initdb + pg_ctl as a non-root user; trust authentication on 127.0.0.1 only; `stop()` removes everything."""
 
-    def __init__(self, bin_dir: Path, parent: Path):
+    def __init__(self, bin_dir: Path, parent: Path, durable: bool = False):
         self.bin = bin_dir
+        self.durable = durable
         self.as_root = os.geteuid() == 0
         # As root the server runs as `postgres`, which must reach its folder: pytest's temp root is private (0700).
         self.root = Path(tempfile.mkdtemp(prefix="hc-pg-", dir="/tmp" if self.as_root else parent))
@@ -41,8 +42,9 @@ class PostgresServer:
             uid = pwd.getpwnam(SERVICE_USER)
             os.chown(self.root, uid.pw_uid, uid.pw_gid)
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", self.user, "-E", "UTF8")
-        # A throwaway server: no fsync, so commits wait for no disk (a loaded machine made them 100+ ms).
-        durability = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        # A throwaway server: no fsync, so commits wait for no disk (a loaded machine made them 100+ ms); a
+        # benchmark that stands for production keeps Postgres's defaults (`durable`).
+        durability = "" if self.durable else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.root} {durability}"
         self._run(
             str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options,
@@ -58,6 +60,10 @@ class PostgresServer:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
+
+    def create_database(self, name: str) -> None:
+        """One more empty database on this server."""
+        self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, name)
 
     @property
     def env(self) -> dict[str, str]:

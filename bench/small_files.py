@@ -1,5 +1,6 @@
 """Many small files: 300 admissions CSVs of 100 rows through `ingest + run`, against the same 30,000 rows as one
-file through `ingest + run`, each in a fresh HC_HOME, in the same run."""
+file through `ingest + run`, each in a fresh HC_HOME, in the same run; on the default SQLite instance, then on
+the production storage (PostgreSQL with its default durability, as in deploy/dagster.yaml)."""
 
 import shutil
 import sys
@@ -8,18 +9,37 @@ from bench.inputs import RUN_DATE
 from bench.measure import LOGS, run_process
 
 FILES, ROWS_EACH = 300, 100
+# deploy/dagster.yaml's storage, the port from the environment (the bench's server listens on a free one).
+POSTGRES_STORAGE = """storage:
+  postgres:
+    postgres_db:
+      hostname: {env: DAGSTER_PG_HOST}
+      username: {env: DAGSTER_PG_USER}
+      password: {env: DAGSTER_PG_PASSWORD}
+      db_name: {env: DAGSTER_PG_DB}
+      port: {env: DAGSTER_PG_PORT}
+      scheme: postgresql+psycopg2
+telemetry:
+  enabled: false
+"""
 
 
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "hc_pipeline.cli", *args]
 
 
-def ingest_and_run(files: list[str], name: str) -> dict:
-    """Time `hc-pipeline ingest` of the files plus one `hc-pipeline run`; then a run with nothing new."""
+def ingest_and_run(files: list[str], name: str, postgres: dict | None = None) -> dict:
+    """Time `hc-pipeline ingest` of the files plus one `hc-pipeline run`; then a run with nothing new.
+
+    `postgres`: the DAGSTER_PG_* variables of a database the instance keeps its storage in (else SQLite).
+    """
     from bench.p1 import scratch
 
     home = scratch(f"{name}-")
-    env = {"HC_HOME": str(home)}
+    env = {"HC_HOME": str(home), **(postgres or {})}
+    if postgres:
+        (home / "dagster").mkdir()
+        (home / "dagster" / "dagster.yaml").write_text(POSTGRES_STORAGE)
     LOGS.mkdir(parents=True, exist_ok=True)
     try:
         ingest = run_process(_cli("ingest", "patients", *files), LOGS / f"{name}_ingest.log", env=env)
@@ -41,8 +61,7 @@ def run(opts):
     one = [str(patients_csv(FILES * ROWS_EACH))]
     many_result = ingest_and_run(files, "small")
     one_result = ingest_and_run(one, "one")
-    many = many_result["ingest"]["process_wall_s"] + many_result["run"]["process_wall_s"]
-    single = one_result["ingest"]["process_wall_s"] + one_result["run"]["process_wall_s"]
+    many, single = _walls(many_result), _walls(one_result)
     figures.add("small_files_files", len(files), "files", f"admissions CSVs of {ROWS_EACH} rows (three styles)")
     figures.add("small_files_total_wall_s", many, "s", "`ingest` + `run` of all of them, process starts included")
     figures.add(
@@ -53,4 +72,31 @@ def run(opts):
     figures.add("small_files_rerun_s", many_result["again"]["process_wall_s"], "s", "`run` again: nothing new")
     figures.add("small_files_peak_rss_mb", many_result["run"]["process_peak_rss_mb"], "MB", "peak RSS of the run")
     figures.note("`" + " / ".join(line for line in many_result["stdout"].splitlines()[-4:]) + "`.")
+    _on_postgres(figures, files, one)
     return figures
+
+
+def _walls(result: dict) -> float:
+    return result["ingest"]["process_wall_s"] + result["run"]["process_wall_s"]
+
+
+def _on_postgres(figures, files: list[str], one: list[str]) -> None:
+    """The same pair with the instance's storage in PostgreSQL (fsync on), each in a database of its own."""
+    from bench.p1 import scratch
+    from bench.postgres import PostgresServer, postgres_bin
+
+    found = postgres_bin()
+    if found is None:
+        figures.note("PostgreSQL is not installed (`make postgres`): the production-storage pair was not measured.")
+        return
+    server = PostgresServer(found, scratch("pg-"), durable=True).start()
+    try:
+        walls = {}
+        for name, chosen in (("small_pg", files), ("one_pg", one)):
+            server.create_database(name)
+            walls[name] = _walls(ingest_and_run(chosen, name, {**server.env, "DAGSTER_PG_DB": name}))
+    finally:
+        server.stop()
+    figures.add("small_files_pg_total_wall_s", walls["small_pg"], "s", "the many files, instance storage in Postgres")
+    figures.add("small_files_pg_one_file_wall_s", walls["one_pg"], "s", "the one file, instance storage in Postgres")
+    figures.add("small_files_pg_ratio", walls["small_pg"] / walls["one_pg"], "x", "many / one on Postgres; target <= 5")
