@@ -32,6 +32,12 @@ def landed(tmp_path_factory):
     return home, samples, first
 
 
+def test_run_prints_nothing_on_stderr_on_success(landed):
+    # Warnings, duckdb's "nanobind: leaked ..." lines at exit or a stray log read as a crash to a user.
+    _home, _samples, first = landed
+    assert "processed" in first.stdout and first.stderr == "", first.stderr[-2000:]
+
+
 def test_ingest_puts_files_in_the_landing_zone(landed):
     home, samples, _ = landed
     assert sorted(p.name for p in (home / "landing" / "patients").iterdir()) == sorted(
