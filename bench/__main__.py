@@ -1,4 +1,4 @@
-"""`python -m bench [--only p1,p1_5m,facilities,small_files,fast_commands,sensor,event_tick,partitions,postgres_burst,daemon_latency]`."""
+"""`python -m bench [--only p1,p1_5m,large_cli,facilities,small_files,fast_commands,sensor,event_tick,partitions,postgres_burst,daemon_latency]`."""
 
 import argparse
 import importlib
@@ -11,6 +11,7 @@ from bench.report import RESULTS, load_previous, merge, today, write
 BENCHMARKS = {
     "p1": "bench.p1:run",
     "p1_5m": "bench.p1:run_5m",
+    "large_cli": "bench.large_cli:run",  # 1M and 10M rows through the CLI (--rows N: that size only)
     "facilities": "bench.facilities:run",
     "small_files": "bench.small_files:run",
     "fast_commands": "bench.fast_commands:run",

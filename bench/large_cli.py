@@ -1,0 +1,83 @@
+"""One large admissions file through the whole CLI as a user meets it (`hc-pipeline ingest` + `hc-pipeline run`,
+process starts included), against one DuckDB rules+COPY pass over the same file, in the same run; peak RSS of
+each command. Issue 15's targets: ratio <= 4 at 1M and 10M rows, each command's peak RSS <= 1.5 GB."""
+
+import shutil
+import statistics
+import sys
+
+from bench.inputs import RUN_DATE
+from bench.measure import LOGS, run_piece, run_process
+
+SIZES = (1_000_000, 10_000_000)
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "hc_pipeline.cli", *args]
+
+
+def cli_pass(csv: str, label: str) -> dict:
+    """`ingest` then `run` in a fresh HC_HOME: each process's wall and peak RSS."""
+    from bench.p1 import scratch
+
+    home = scratch(f"cli-{label}-")
+    env = {"HC_HOME": str(home)}
+    LOGS.mkdir(parents=True, exist_ok=True)
+    try:
+        ingest = run_process(_cli("ingest", "patients", csv), LOGS / f"large_{label}_ingest.log", env=env)
+        run = run_process(
+            _cli("run", "--as-of", RUN_DATE.isoformat()), LOGS / f"large_{label}_run.log", timeout=7200, env=env
+        )
+        for name, result in (("ingest", ingest), ("run", run)):
+            if result["returncode"] != 0:
+                raise RuntimeError(f"hc-pipeline {name} failed; see {LOGS / f'large_{label}_{name}.log'}")
+        return {"ingest": ingest, "run": run, "stdout": run["stdout"]}
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def run(opts):
+    from bench.inputs import patients_csv
+    from bench.report import Figures
+
+    figures = Figures("large_cli")
+    for rows in SIZES if opts.rows == 1_000_000 else (opts.rows,):
+        label = f"{rows // 1_000_000}m" if rows >= 1_000_000 else f"{rows // 1000}k"
+        csv = str(patients_csv(rows))
+        cli = cli_pass(csv, label)
+        duck = [run_piece("bench.p1:duckdb_baseline", timeout=3600, csv=csv) for _ in range(opts.repeat)]
+        duck_wall = statistics.median(d["wall_s"] for d in duck)
+        total = cli["ingest"]["process_wall_s"] + cli["run"]["process_wall_s"]
+        figures.add(f"large_cli_{label}_ingest_s", cli["ingest"]["process_wall_s"], "s", "`hc-pipeline ingest`")
+        figures.add(f"large_cli_{label}_run_s", cli["run"]["process_wall_s"], "s", "`hc-pipeline run`")
+        figures.add(
+            f"large_cli_{label}_duckdb_s",
+            duck_wall,
+            "s",
+            f"one DuckDB rules+COPY pass (the pass, as the issue's 1.03 s), median of {len(duck)}",
+        )
+        figures.add(
+            f"large_cli_{label}_ratio", total / duck_wall, "x", f"{rows:,} rows: (ingest + run) / DuckDB; target <= 4"
+        )
+        figures.add(
+            f"large_cli_{label}_ingest_rss_mb",
+            cli["ingest"]["process_peak_rss_mb"],
+            "MB",
+            "peak RSS of `ingest`; target <= 1,536",
+        )
+        figures.add(
+            f"large_cli_{label}_run_rss_mb",
+            cli["run"]["process_peak_rss_mb"],
+            "MB",
+            "peak RSS of `run`; target <= 1,536",
+        )
+        figures.add(
+            f"large_cli_{label}_duckdb_rss_mb",
+            statistics.median(d["process_peak_rss_mb"] for d in duck),
+            "MB",
+            "peak RSS of the DuckDB pass",
+        )
+        figures.note(
+            f"{label}: `{cli['stdout'].splitlines()[0] if cli['stdout'] else ''}`; DuckDB walls {[round(d['process_wall_s'], 2) for d in duck]} s."
+        )
+    return figures
