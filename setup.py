@@ -36,6 +36,9 @@ setup(
             "ruff==0.17.6",
             "cfn-lint==1.58.0",
         ],
+        # Only for bench/pandera_backends (the pandera backend spike, issue 15 item 3), not for `make test`:
+        # pip install -e '.[dev,spike]'
+        "spike": ["polars==2.1.0", "ibis-framework[duckdb]==12.0.0"],
     },
     entry_points={"console_scripts": ["hc-pipeline=hc_pipeline.cli:main"]},
 )

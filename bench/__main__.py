@@ -1,4 +1,4 @@
-"""`python -m bench [--only p1,p1_5m,large_cli,facilities,small_files,fast_commands,sensor,event_tick,partitions,postgres_burst,daemon_latency]`."""
+"""`python -m bench [--only p1,p1_5m,large_cli,facilities,small_files,fast_commands,sensor,event_tick,partitions,postgres_burst,daemon_latency,pandera_backends]`."""
 
 import argparse
 import importlib
@@ -20,6 +20,7 @@ BENCHMARKS = {
     "partitions": "bench.partitions:run",  # these two start PostgreSQL, the daemon and the webserver
     "postgres_burst": "bench.postgres_burst:run",
     "daemon_latency": "bench.daemon_latency:run",  # the real daemon with default settings, both landing modes
+    "pandera_backends": "bench.pandera_backends:run",  # issue 15 item 3: pandera backends vs DuckDB
 }
 
 
