@@ -11,7 +11,7 @@ from bench.report import RESULTS, load_previous, merge, today, write
 BENCHMARKS = {
     "p1": "bench.p1:run",
     "p1_5m": "bench.p1:run_5m",
-    "large_cli": "bench.large_cli:run",  # 1M and 10M rows through the CLI (--rows N: that size only)
+    "large_cli": "bench.large_cli:run",  # 1M and 10M rows through the CLI (--large-rows)
     "facilities": "bench.facilities:run",
     "small_files": "bench.small_files:run",
     "fast_commands": "bench.fast_commands:run",
@@ -32,6 +32,7 @@ def parser() -> argparse.ArgumentParser:
         help=f"comma-separated benchmarks, run in this order: {', '.join(BENCHMARKS)}",
     )
     root.add_argument("--rows", type=int, default=1_000_000, help="P1 rows (default 1,000,000)")
+    root.add_argument("--large-rows", default="1000000,10000000", help="large_cli: file sizes in rows")
     root.add_argument("--repeat", type=int, default=3, help="fresh-process runs per measured piece; medians")
     root.add_argument("--skip-lambda", action="store_true", help="P1 without (c), which takes minutes")
     root.add_argument("--landing-files", type=int, default=10_000, help="files for the local landing listing")

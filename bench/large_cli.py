@@ -9,8 +9,6 @@ import sys
 from bench.inputs import RUN_DATE
 from bench.measure import LOGS, run_piece, run_process
 
-SIZES = (1_000_000, 10_000_000)
-
 
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "hc_pipeline.cli", *args]
@@ -41,7 +39,7 @@ def run(opts):
     from bench.report import Figures
 
     figures = Figures("large_cli")
-    for rows in SIZES if opts.rows == 1_000_000 else (opts.rows,):
+    for rows in (int(n) for n in opts.large_rows.split(",") if n.strip()):
         label = f"{rows // 1_000_000}m" if rows >= 1_000_000 else f"{rows // 1000}k"
         csv = str(patients_csv(rows))
         cli = cli_pass(csv, label)
