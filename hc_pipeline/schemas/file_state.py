@@ -106,6 +106,8 @@ class LosHistograms:
         stats = self.stats()
         codes, names = pd.factorize(diagnosis)
         at = stats.index.get_indexer(np.asarray(names, dtype=object))[codes]
+        if (at < 0).any():
+            raise ValueError("a diagnosis the LOS histograms never counted: feed every batch before judging")
         deviation = np.abs(los - stats["median"].to_numpy()[at])
         scale = stats["scale"].to_numpy()[at]
         with np.errstate(divide="ignore", invalid="ignore"):
