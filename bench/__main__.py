@@ -1,4 +1,4 @@
-"""`python -m bench [--only p1,p1_5m,large_cli,facilities,small_files,fast_commands,sensor,event_tick,partitions,postgres_burst,daemon_latency,pandera_backends]`."""
+"""`python -m bench [--only p1,p1_5m,large_cli,facilities,small_files,fast_commands,sensor,event_tick,partitions,postgres_burst,daemon_latency,pandera_backends,cross_row_state]`."""
 
 import argparse
 import importlib
@@ -21,6 +21,7 @@ BENCHMARKS = {
     "postgres_burst": "bench.postgres_burst:run",
     "daemon_latency": "bench.daemon_latency:run",  # the real daemon with default settings, both landing modes
     "pandera_backends": "bench.pandera_backends:run",  # issue 15 item 3: pandera backends vs DuckDB
+    "cross_row_state": "bench.cross_row_state:run",  # issue 15 item 2: file-wide state vs whole-file rules
 }
 
 

@@ -1,6 +1,8 @@
 """Admission rows: parse once, judge by the pandera rules, split into curated and quarantined."""
 
 import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -8,8 +10,9 @@ import pyarrow
 import pyarrow.compute as pc
 
 from hc_pipeline.curation.extra import extra_from_columns
-from hc_pipeline.curation.rules import REASONS_DTYPE, Curation, evaluate, reasons_column
-from hc_pipeline.schemas.patients import RULE_GROUPS, RULES
+from hc_pipeline.curation.rules import REASONS_DTYPE, Curation, evaluate, first_pass, reasons_column
+from hc_pipeline.schemas.file_state import FileState
+from hc_pipeline.schemas.patients import RULE_GROUPS, RULES, los_stays
 from hc_pipeline.schemas.rules import ERROR, Staging
 
 GENDERS = {
@@ -92,6 +95,20 @@ def stage(raw: pd.DataFrame) -> pd.DataFrame:
 def staging_for(raw: pd.DataFrame, run_date: dt.date) -> Staging:
     """The run date, and the columns that make two rows exact copies (all but the row number and parse error)."""
     return Staging(run_date, tuple(c for c in raw.columns if c not in ("source_row", "parse_error")))
+
+
+def masks_in_batches(batches: Callable[[], Iterable[pd.DataFrame]], run_date: dt.date) -> Iterator[pd.DataFrame]:
+    """Each batch's rule masks, the same as the whole file's: one sweep counts the LOS groups, a second judges.
+
+    `batches()` yields the file's raw rows in order, in the same batches each time it is called.
+    """
+    staging = None
+    for raw in batches():
+        staging = staging or replace(staging_for(raw, run_date), file=FileState())
+        _, diagnosis, los = los_stays(first_pass(stage(raw), staging, RULE_GROUPS))
+        staging.file.los.add(diagnosis, los)
+    for raw in batches():
+        yield evaluate(stage(raw), staging, RULE_GROUPS)
 
 
 def curate(raw: pd.DataFrame, run_date: dt.date, keep: np.ndarray | None = None) -> Curation:

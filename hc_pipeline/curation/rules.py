@@ -17,23 +17,23 @@ def evaluate(staged: pd.DataFrame, staging: Staging, groups: tuple[RuleGroup, ..
     Second-pass rules see the first pass as `_is_<rule>` columns and `_is_error`.
     """
     rules = [rule for group in groups for rule in group.rules]
-    masks = {}
-    for rule in (r for r in rules if not r.second_pass):
-        masks[rule.id] = _failures(rule, staged, staging)
-    first_pass = pd.DataFrame(
-        {
-            "_is_error": np.logical_or.reduce(
-                [masks[r.id] for r in rules if r.id in masks and r.severity == ERROR]
-                or [np.zeros(len(staged), dtype=bool)]
-            ),
-            **{f"_is_{rule_id}": mask for rule_id, mask in masks.items()},
-        },
-        index=staged.index,
-    )
-    first = _beside(staged, first_pass)
+    first = first_pass(staged, staging, groups)
+    masks = {r.id: first[f"_is_{r.id}"].to_numpy() for r in rules if not r.second_pass}
     for rule in (r for r in rules if r.second_pass):
         masks[rule.id] = _failures(rule, first, staging)
     return pd.DataFrame({r.id: masks[r.id] for r in rules}, index=staged.index)
+
+
+def first_pass(staged: pd.DataFrame, staging: Staging, groups: tuple[RuleGroup, ...]) -> pd.DataFrame:
+    """The staged frame beside the first-pass rules' `_is_<rule>` columns and `_is_error`."""
+    rules = [rule for group in groups for rule in group.rules if not rule.second_pass]
+    masks = {rule.id: _failures(rule, staged, staging) for rule in rules}
+    errors = [masks[r.id] for r in rules if r.severity == ERROR] or [np.zeros(len(staged), dtype=bool)]
+    first = pd.DataFrame(
+        {"_is_error": np.logical_or.reduce(errors), **{f"_is_{rule_id}": mask for rule_id, mask in masks.items()}},
+        index=staged.index,
+    )
+    return _beside(staged, first)
 
 
 def _beside(staged: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:

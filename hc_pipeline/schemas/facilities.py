@@ -8,12 +8,14 @@ breaks `invalid_json` only: it has no fields for the other rules to judge.
 
 from typing import Annotated
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow
 from pandera.typing import Series
 
 from hc_pipeline.schemas.file_rows import SOURCE_FILE, SOURCE_ROW
+from hc_pipeline.schemas.file_state import FirstSeen, hash_rows
 from hc_pipeline.schemas.rules import Staging, rule, rule_group, rules_by_id
 from hc_pipeline.vocabulary import EXTRA_TYPE
 
@@ -142,9 +144,12 @@ def expired_accreditation(df: pd.DataFrame, staging: Staging) -> pd.Series:
     warning=True,
 )
 def duplicate_facility(df: pd.DataFrame, staging: Staging) -> pd.Series:
-    ids = df["facility_id"]
-    earlier = ids.notna() & ids.duplicated(keep="first")
-    return _passes_unless(df, earlier | df["_known_id"])
+    given = df["facility_id"].notna().to_numpy()
+    seen = staging.file.first_seen["duplicate_facility"] if staging.file else FirstSeen()
+    ids = df.loc[given, ["facility_id", "source_row"]]
+    earlier = np.zeros(len(df), dtype=bool)
+    earlier[given] = seen.repeats(hash_rows(ids, ["facility_id"]), ids["source_row"].to_numpy())
+    return _passes_unless(df, pd.Series(earlier, index=df.index) | df["_known_id"])
 
 
 class CuratedFacilities(pa.DataFrameModel):

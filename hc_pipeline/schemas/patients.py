@@ -14,6 +14,7 @@ import pyarrow
 from pandera.typing import Series
 
 from hc_pipeline.schemas.file_rows import SOURCE_FILE, SOURCE_ROW, FileRows
+from hc_pipeline.schemas.file_state import FirstSeen, LosHistograms, hash_rows
 from hc_pipeline.schemas.rules import Predicate, Staging, rule, rule_group, rules_by_id
 from hc_pipeline.vocabulary import EXTRA_TYPE, SNOMED_CT, UNKNOWN_PATIENT
 
@@ -122,12 +123,14 @@ def future_admission(df: pd.DataFrame, staging: Staging) -> pd.Series:
     second_pass=True,
 )
 def los_outlier(df: pd.DataFrame, staging: Staging) -> pd.Series:
-    return ~los_outliers(df)
+    return ~los_outliers(df, staging.file.los if staging.file else None)
 
 
 @rule("duplicate_row", "record", "Exact copy of an earlier row; the first copy is kept.")
 def duplicate_row(df: pd.DataFrame, staging: Staging) -> pd.Series:
-    return ~duplicated_rows(df, list(staging.raw_columns))
+    seen = staging.file.first_seen["duplicate_row"] if staging.file else FirstSeen()
+    repeated = seen.repeats(hash_rows(df, list(staging.raw_columns)), df["source_row"].to_numpy())
+    return pd.Series(~repeated, index=df.index)
 
 
 @rule(
@@ -138,38 +141,31 @@ def duplicate_row(df: pd.DataFrame, staging: Staging) -> pd.Series:
     second_pass=True,
 )
 def duplicate_stay(df: pd.DataFrame, staging: Staging) -> pd.Series:
-    keyed = df["patient_id"].notna() & df["_admission"].notna() & ~df["_is_duplicate_row"]
-    repeated = df.loc[keyed, ["_patient_key", "_admission"]].duplicated(keep="first")
-    return ~repeated.reindex(df.index, fill_value=False)
-
-
-def duplicated_rows(df: pd.DataFrame, columns: list[str]) -> pd.Series:
-    """`df[columns].duplicated(keep="first")`, compared only among rows whose patient id repeats.
-
-    Equal rows have equal ids, so rows with a unique id cannot be copies; skipping them spares
-    hashing every text column of every row.
-    """
-    candidates = df["_patient_key"].duplicated(keep=False).to_numpy()
+    keyed = (df["patient_id"].notna() & df["_admission"].notna() & ~df["_is_duplicate_row"]).to_numpy()
+    seen = staging.file.first_seen["duplicate_stay"] if staging.file else FirstSeen()
+    stays = df.loc[keyed, ["patient_id", "_admission", "source_row"]]
     repeated = np.zeros(len(df), dtype=bool)
-    repeated[candidates] = df.loc[candidates, columns].duplicated(keep="first").to_numpy()
-    return pd.Series(repeated, index=df.index)
+    repeated[keyed] = seen.repeats(hash_rows(stays, ["patient_id", "_admission"]), stays["source_row"].to_numpy())
+    return pd.Series(~repeated, index=df.index)
 
 
-def los_outliers(df: pd.DataFrame) -> pd.Series:
-    """Robust z-score of length of stay within each diagnosis group of the rows without errors."""
+def los_stays(df: pd.DataFrame) -> tuple[np.ndarray, pd.api.extensions.ExtensionArray, np.ndarray]:
+    """The rows whose stays make the diagnosis groups (a stay, a diagnosis, no error), their diagnoses and stays."""
     population = (df["_los"].notna() & (df["_los"] >= 0) & df["diagnosis"].notna() & ~df["_is_error"]).to_numpy()
-    # Plain arrays: integer codes group alike without Python strings, and no index to align.
-    los = pd.Series(df["_los"].to_numpy(dtype=float)[population])
-    groups = pd.factorize(df["diagnosis"])[0][population]
-    size = los.groupby(groups).transform("size")
-    median = los.groupby(groups).transform("median")
-    deviation = (los - median).abs()
-    mad = deviation.groupby(groups).transform("median")
-    mean_ad = deviation.groupby(groups).transform("mean")
-    scale = (mad / 0.6745).where(mad > 0, 1.253314 * mean_ad)
-    z = (deviation / scale).where(scale > 0, 0.0)
+    return population, df["diagnosis"].array[population], df["_los"].to_numpy(dtype=float)[population]
+
+
+def los_outliers(df: pd.DataFrame, histograms: LosHistograms | None = None) -> pd.Series:
+    """Robust z-score of length of stay within each diagnosis group of the rows without errors.
+
+    `histograms` hold the whole file's groups when `df` is one batch of it; by default `df` is the file.
+    """
+    population, diagnosis, los = los_stays(df)
+    if histograms is None:
+        histograms = LosHistograms().add(diagnosis, los)
+    size, z = histograms.robust_z(diagnosis, los)
     flagged = np.zeros(len(df), dtype=bool)
-    flagged[population] = ((size >= LOS_MIN_GROUP) & (z > LOS_Z_LIMIT)).to_numpy()
+    flagged[population] = (size >= LOS_MIN_GROUP) & (z > LOS_Z_LIMIT)
     return pd.Series(flagged, index=df.index)
 
 

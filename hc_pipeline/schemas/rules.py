@@ -12,15 +12,19 @@ from functools import partial
 import pandas as pd
 import pandera.pandas as pa
 
+from hc_pipeline.schemas.file_state import FileState
+
 ERROR, WARNING = "error", "warning"
 
 
 @dataclass(frozen=True)
 class Staging:
-    """What rules know beyond the rows: the run date, and the columns a file's rows are compared on."""
+    """What rules know beyond the rows: the run date, the columns a file's rows are compared on, its state."""
 
     run_date: dt.date
     raw_columns: tuple[str, ...] = ()
+    # Cross-row rules consult it when a file is judged in batches; without it the frame is the whole file.
+    file: FileState | None = None
 
 
 Predicate = Callable[[pd.DataFrame, Staging], pd.Series]
