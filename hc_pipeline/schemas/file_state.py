@@ -7,7 +7,6 @@ a whole file judged at once is the one-batch case.
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow
@@ -19,6 +18,8 @@ def hash_rows(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
     table = pyarrow.Table.from_pandas(df[columns], preserve_index=False)
     names = ", ".join(f'"{c}"' for c in table.column_names)
     # DuckDB hashes strings in C over the Arrow buffers: pandas' hash_array spends seconds per million strings.
+    import duckdb  # on first use: loading the code location does not import it
+
     with duckdb.connect() as con:
         con.register("rows", table)
         return con.sql(f"select hash({names}) as h from rows").fetchnumpy()["h"].astype(np.uint64)
