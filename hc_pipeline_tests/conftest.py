@@ -1,6 +1,9 @@
 """Shared fixtures: a temporary HC_HOME with its resources, definitions and Dagster instance."""
 
 import datetime as dt
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -10,6 +13,37 @@ from hc_pipeline.definitions import make_definitions
 from hc_pipeline.deployment import build_resources
 
 RUN_DATE = dt.date(2025, 6, 30)
+TMPFS = Path("/dev/shm")
+_TEMP_ROOT = pytest.StashKey[tuple[Path, str | None]]()
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own configure reads --basetemp
+def pytest_configure(config: pytest.Config) -> None:
+    """Temporary files on tmpfs when there is one: each commit of a test's SQLite Dagster instance waited for the disk.
+
+    Both pytest's tmp_path (--basetemp) and tempfile (TMPDIR, which subprocesses inherit) go under one folder,
+    removed at the end. A --basetemp given on the command line (or by an xdist controller) is left alone.
+    """
+    if config.option.basetemp is not None or not (TMPFS.is_dir() and os.access(TMPFS, os.W_OK | os.X_OK)):
+        return
+    root = Path(tempfile.mkdtemp(prefix="hc-tests-", dir=TMPFS))
+    (root / "tmp").mkdir()
+    config.option.basetemp = str(root / "pytest")
+    config.stash[_TEMP_ROOT] = (root, os.environ.get("TMPDIR"))
+    os.environ["TMPDIR"] = str(root / "tmp")
+    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if (saved := config.stash.get(_TEMP_ROOT, None)) is None:
+        return
+    root, previous = saved
+    if previous is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = previous
+    tempfile.tempdir = None
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -39,12 +39,16 @@ def _one(home: Path, sql: str) -> dict:
     return json.loads(out.stdout)[0]
 
 
-def _rows_of(home: Path, table: str) -> dict:
-    return _one(
-        home,
-        f"SELECT count(*) AS n, count(DISTINCT source_row) AS distinct_rows "
-        f"FROM {table} WHERE source_file = 'patients/{NAME}'",
+def _rows_of(home: Path, *tables: str) -> dict[str, dict]:
+    """Rows and distinct source rows of the file in each table, from one `hc-pipeline query` process for all."""
+    sql = " UNION ALL ".join(
+        f"SELECT '{table}' AS name, count(*) AS n, count(DISTINCT source_row) AS distinct_rows "
+        f"FROM {table} WHERE source_file = 'patients/{NAME}'"
+        for table in tables
     )
+    out = hc(home, "query", sql, "--format", "json")
+    assert out.returncode == 0, out.stderr
+    return {row.pop("name"): row for row in json.loads(out.stdout)}
 
 
 def test_a_new_version_of_a_file_replaces_the_old_in_the_tables_and_both_stay_in_history(tmp_path, samples):
@@ -56,20 +60,21 @@ def test_a_new_version_of_a_file_replaces_the_old_in_the_tables_and_both_stay_in
 
     assert hc(home, "ingest", "patients", str(first)).returncode == 0
     assert hc(home, "run", *AS_OF).returncode == 0
-    assert _rows_of(home, "patients_raw_records")["n"] == 500
+    assert _rows_of(home, "patients_raw_records")["patients_raw_records"]["n"] == 500
 
     assert hc(home, "ingest", "patients", str(correction)).returncode == 0
     ran = hc(home, "run", *AS_OF)
     assert ran.returncode == 0, ran.stderr
     assert "patients: processed 1 new file(s)" in ran.stdout
 
-    raw = _rows_of(home, "patients_raw_records")
+    rows = _rows_of(home, *(f"patients_{asset}{suffix}" for asset in PER_FILE for suffix in ("", "_history")))
+    raw = rows["patients_raw_records"]
     assert raw["n"] == raw["distinct_rows"] == 100
-    kept = _rows_of(home, "patients_curated_records")["n"] + _rows_of(home, "patients_quarantined_records")["n"]
+    kept = rows["patients_curated_records"]["n"] + rows["patients_quarantined_records"]["n"]
     assert kept == 100
-    assert _rows_of(home, "patients_raw_records_history")["n"] == 600
+    assert rows["patients_raw_records_history"]["n"] == 600
     for asset in PER_FILE:
-        current, history = _rows_of(home, f"patients_{asset}"), _rows_of(home, f"patients_{asset}_history")
+        current, history = rows[f"patients_{asset}"], rows[f"patients_{asset}_history"]
         assert current["n"] == current["distinct_rows"], asset  # no source_row twice for one source_file
         assert history["n"] > current["n"] or asset == "exceptions", asset
     versions = _one(
@@ -80,7 +85,7 @@ def test_a_new_version_of_a_file_replaces_the_old_in_the_tables_and_both_stay_in
     assert versions == {"versions": 2, "current": 1}
     # The reports read the current version: every stay of the file in them is one of the correction's 100 rows.
     stays = _one(home, f"SELECT count(*) AS n FROM patients_stays WHERE source_file = 'patients/{NAME}'")
-    assert stays["n"] == _rows_of(home, "patients_curated_records")["n"]
+    assert stays["n"] == rows["patients_curated_records"]["n"]
     # Stewards are asked about the current version's exceptions only.
     exported = hc(home, "review", "export", "patients", str(tmp_path / "open.csv"), "--file", f"patients/{NAME}")
     assert exported.returncode == 0, exported.stderr
