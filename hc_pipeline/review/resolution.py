@@ -134,8 +134,9 @@ def _exceptions(
         else:
             continue  # passes now that a decided row changed (e.g. it was a copy of a corrected row)
         records.append(_exception(eid, source_file, row, reasons, status, decision, partition_key))
+    first_rows = set(first.quarantined["source_row"].astype(int))  # once: per row it made this loop quadratic
     for row, eid in now_ids.items():
-        if row not in set(first.quarantined["source_row"].astype(int)):
+        if row not in first_rows:
             records.append(_exception(eid, source_file, row, now[row], "open", None, partition_key))
     frame = pd.DataFrame(records, columns=EXCEPTIONS_COLUMNS).sort_values("source_row", kind="stable")
     return frame.reset_index(drop=True).astype(
