@@ -21,6 +21,14 @@ SQS_BATCH = 10  # ReceiveMessage and DeleteMessageBatch take at most 10
 CALLS_AT_ONCE = aws.POOL_CONNECTIONS  # one connection each; every call waits on the network, not the CPU
 
 
+def _at_once(call, items: list) -> list:
+    """`call` on each item, up to CALLS_AT_ONCE at a time, the results in order."""
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=min(len(items), CALLS_AT_ONCE)) as pool:
+        return list(pool.map(call, items))
+
+
 def _text(value: object, name: str) -> str:
     """A notification field that must be text; anything else makes the message malformed (TypeError)."""
     if not isinstance(value, str):
@@ -132,10 +140,7 @@ class S3EventQueue(dg.ConfigurableResource):
 
     def describe(self, objects: list[LandedObject]) -> list[LandedObject | Exception | None]:
         """Each announced version as a listing shows it; None if since replaced or deleted; the error if HEAD failed."""
-        if not objects:
-            return []
-        with ThreadPoolExecutor(max_workers=min(len(objects), CALLS_AT_ONCE)) as pool:
-            return list(pool.map(self._head, objects))
+        return _at_once(self._head, objects)
 
     def _head(self, announced: LandedObject) -> LandedObject | Exception | None:
         try:
@@ -162,10 +167,7 @@ class S3EventQueue(dg.ConfigurableResource):
         """Delete messages by receipt handle, 10 a call, the calls at once; the handles that failed (their message
         comes back)."""
         chunks = [receipts[start : start + SQS_BATCH] for start in range(0, len(receipts), SQS_BATCH)]
-        if not chunks:
-            return []
-        with ThreadPoolExecutor(max_workers=min(len(chunks), CALLS_AT_ONCE)) as pool:
-            return [receipt for failed in pool.map(self._delete_batch, chunks) for receipt in failed]
+        return [receipt for failed in _at_once(self._delete_batch, chunks) for receipt in failed]
 
     def _delete_batch(self, chunk: list[str]) -> list[str]:
         entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(chunk)]
