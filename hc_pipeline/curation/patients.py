@@ -88,7 +88,6 @@ def stage(raw: pd.DataFrame) -> pd.DataFrame:
         _gender=per_value(raw["gender"], _parse_gender),
     )
     staged["_los"] = (staged["_discharge"] - staged["_admission"]).dt.days
-    staged["_patient_key"] = pd.factorize(raw["patient_id"])[0]
     return staged
 
 

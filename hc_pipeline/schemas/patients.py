@@ -1,8 +1,8 @@
 """Admission rules (one predicate each, grouped by category) and the curated contract as a pandera model.
 
 The rules run on the staged frame (`curation.patients.stage`): the raw text columns plus parsed
-`_age`, `_admission`, `_discharge`, `_gender`, `_los` and `_patient_key` (patient_id as an integer code, -1
-when blank), with the run date and raw columns in `Staging`.
+`_age`, `_admission`, `_discharge`, `_gender` and `_los`, with the run date, raw columns and the file's
+cross-row state in `Staging`.
 """
 
 from typing import Annotated
@@ -14,7 +14,7 @@ import pyarrow
 from pandera.typing import Series
 
 from hc_pipeline.schemas.file_rows import SOURCE_FILE, SOURCE_ROW, FileRows
-from hc_pipeline.schemas.file_state import FirstSeen, LosHistograms, hash_rows
+from hc_pipeline.schemas.file_state import LosHistograms, hash_rows
 from hc_pipeline.schemas.rules import Predicate, Staging, rule, rule_group, rules_by_id
 from hc_pipeline.vocabulary import EXTRA_TYPE, SNOMED_CT, UNKNOWN_PATIENT
 
@@ -128,8 +128,9 @@ def los_outlier(df: pd.DataFrame, staging: Staging) -> pd.Series:
 
 @rule("duplicate_row", "record", "Exact copy of an earlier row; the first copy is kept.")
 def duplicate_row(df: pd.DataFrame, staging: Staging) -> pd.Series:
-    seen = staging.file.first_seen["duplicate_row"] if staging.file else FirstSeen()
-    repeated = seen.repeats(hash_rows(df, list(staging.raw_columns)), df["source_row"].to_numpy())
+    repeated = staging.first_seen("duplicate_row").repeats(
+        hash_rows(df, list(staging.raw_columns)), df["source_row"].to_numpy()
+    )
     return pd.Series(~repeated, index=df.index)
 
 
@@ -142,10 +143,11 @@ def duplicate_row(df: pd.DataFrame, staging: Staging) -> pd.Series:
 )
 def duplicate_stay(df: pd.DataFrame, staging: Staging) -> pd.Series:
     keyed = (df["patient_id"].notna() & df["_admission"].notna() & ~df["_is_duplicate_row"]).to_numpy()
-    seen = staging.file.first_seen["duplicate_stay"] if staging.file else FirstSeen()
     stays = df.loc[keyed, ["patient_id", "_admission", "source_row"]]
     repeated = np.zeros(len(df), dtype=bool)
-    repeated[keyed] = seen.repeats(hash_rows(stays, ["patient_id", "_admission"]), stays["source_row"].to_numpy())
+    repeated[keyed] = staging.first_seen("duplicate_stay").repeats(
+        hash_rows(stays, ["patient_id", "_admission"]), stays["source_row"].to_numpy()
+    )
     return pd.Series(~repeated, index=df.index)
 
 

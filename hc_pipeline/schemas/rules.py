@@ -12,7 +12,7 @@ from functools import partial
 import pandas as pd
 import pandera.pandas as pa
 
-from hc_pipeline.schemas.file_state import FileState
+from hc_pipeline.schemas.file_state import FileState, FirstSeen
 
 ERROR, WARNING = "error", "warning"
 
@@ -25,6 +25,10 @@ class Staging:
     raw_columns: tuple[str, ...] = ()
     # Cross-row rules consult it when a file is judged in batches; without it the frame is the whole file.
     file: FileState | None = None
+
+    def first_seen(self, rule_id: str) -> FirstSeen:
+        """The keys `rule_id` met earlier in the file; none when the frame is the whole file."""
+        return self.file.first_seen[rule_id] if self.file else FirstSeen()
 
 
 Predicate = Callable[[pd.DataFrame, Staging], pd.Series]

@@ -9,8 +9,13 @@ from hc_pipeline.schemas import facilities, patients
 from hc_pipeline.schemas.rules import RuleGroup, Staging
 
 
+def patient_key(df: pd.DataFrame) -> pd.Series:
+    """patient_id as an integer code (-1 when blank), as staging computed it then."""
+    return pd.Series(pd.factorize(df["patient_id"])[0], index=df.index)
+
+
 def duplicated_rows(df: pd.DataFrame, columns: list[str]) -> pd.Series:
-    candidates = df["_patient_key"].duplicated(keep=False).to_numpy()
+    candidates = patient_key(df).duplicated(keep=False).to_numpy()
     repeated = np.zeros(len(df), dtype=bool)
     repeated[candidates] = df.loc[candidates, columns].duplicated(keep="first").to_numpy()
     return pd.Series(repeated, index=df.index)
@@ -38,7 +43,9 @@ def duplicate_row(df: pd.DataFrame, staging: Staging) -> pd.Series:
 
 def duplicate_stay(df: pd.DataFrame, staging: Staging) -> pd.Series:
     keyed = df["patient_id"].notna() & df["_admission"].notna() & ~df["_is_duplicate_row"]
-    repeated = df.loc[keyed, ["_patient_key", "_admission"]].duplicated(keep="first")
+    repeated = (
+        df.assign(_patient_key=patient_key(df)).loc[keyed, ["_patient_key", "_admission"]].duplicated(keep="first")
+    )
     return ~repeated.reindex(df.index, fill_value=False)
 
 
