@@ -7,23 +7,26 @@ import pandas as pd
 import pandera.pandas as pa
 
 from hc_pipeline.checks.masking import mask_id
+from hc_pipeline.stores.file_table import FileTable
 
 
 def table_metadata(
-    df: pd.DataFrame,
+    df: pd.DataFrame | FileTable,
     preview_columns: list[str] | None = None,
     masked: tuple[str, ...] = (),
     descriptions: Mapping[str, str] | None = None,
 ) -> dict:
     """Row count, column schema (with each documented column's description) and a non-identifying preview."""
-    columns = [c for c in (preview_columns or list(df.columns)) if c in df.columns]
-    preview = df[columns].head(5).copy()
+    rows = df.num_rows if isinstance(df, FileTable) else len(df)
+    head = df.head(5)
+    columns = [c for c in (preview_columns or list(head.columns)) if c in head.columns]
+    preview = head[columns].copy()
     for column in masked:
         if column in preview:
             preview[column] = preview[column].map(mask_id).astype(object)
     return {
-        "dagster/row_count": len(df),
-        "dagster/column_schema": column_schema(df, descriptions or {}),
+        "dagster/row_count": rows,
+        "dagster/column_schema": column_schema(head, descriptions or {}),
         "preview": dg.MetadataValue.md(markdown_table(preview)),
     }
 

@@ -15,6 +15,7 @@ from hc_pipeline.resources.exports import ReportExports
 from hc_pipeline.resources.landing import LandedObject
 from hc_pipeline.resources.notifier import Notifier
 from hc_pipeline.resources.query_engine import QueryEngine
+from hc_pipeline.review.resolution import Batches, Keep, whole_file
 from hc_pipeline.run_dates import RunDates
 from hc_pipeline.schemas.facilities import RULE_GROUPS, CuratedFacilities
 from hc_pipeline.sources.facilities_json import COLUMNS, read_facilities
@@ -33,11 +34,12 @@ def empty_raw() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="int64" if c == "source_row" else "string[pyarrow]") for c in COLUMNS})
 
 
-def curate_file(raw: pd.DataFrame, run_date: dt.date, obj: LandedObject, engine: QueryEngine, keep=None):
-    """Curate one file; ids already curated from files landed before it are duplicates."""
+def curate_file(batches: Batches, run_date: dt.date, obj: LandedObject, engine: QueryEngine, keep: Keep):
+    """Curate one file, held whole; ids already curated from files landed before it are duplicates."""
     landed_at = dt.datetime.fromtimestamp(obj.last_modified, dt.UTC).replace(tzinfo=None)
     known = earlier_facility_ids(engine, obj.key, landed_at)
-    return curate(raw, run_date, known_ids=known, landed_at=landed_at, keep=keep)
+    whole = whole_file(lambda raw, kept: curate(raw, run_date, known_ids=known, landed_at=landed_at, keep=kept))
+    return whole(batches, keep)
 
 
 def earlier_facility_ids(engine: QueryEngine, source_file: str, landed_at: dt.datetime) -> frozenset[str]:

@@ -9,14 +9,15 @@ from hc_pipeline.assets import analytics
 from hc_pipeline.assets.file_steps import FileSteps, StepResult
 from hc_pipeline.assets.per_file import curate_step, curated_records_asset, raw_records_asset, read_step
 from hc_pipeline.assets.retries import retried
-from hc_pipeline.curation.patients import curate, report_findings
+from hc_pipeline.curation.patients import curate_batches, report_findings
 from hc_pipeline.frame_types import per_file_types
 from hc_pipeline.metadata import markdown_table, model_descriptions, table_metadata
 from hc_pipeline.partitions import files_partitions
 from hc_pipeline.resources.storage import LakeStorage
 from hc_pipeline.schemas.patients import RULE_GROUPS, CuratedAdmissions, Findings
-from hc_pipeline.sources.patients_csv import REQUIRED_COLUMNS, read_admissions
+from hc_pipeline.sources.patients_csv import REQUIRED_COLUMNS, read_admissions, stream_admissions
 from hc_pipeline.sources.synthea_zip import is_synthea_zip, read_synthea_zip
+from hc_pipeline.stores.file_table import FileTable, frames, row_count
 
 DOMAIN = "patients"
 CURATED = dg.AssetKey([DOMAIN, "curated_records"])
@@ -25,6 +26,8 @@ ANOMALIES = dg.AssetKey([DOMAIN, "anomaly_report"])
 CURATED_DOCS = model_descriptions(CuratedAdmissions)
 # The landed columns are the curated ones before typing.
 LANDED_DOCS = {c: f"As landed, as text. {CURATED_DOCS[c]}" for c in REQUIRED_COLUMNS}
+# What the findings are read from, of each curated row.
+FINDING_COLUMNS = ["source_file", "source_row", "patient_id", "warnings"]
 SAFE_PREVIEW = ["patient_id", "age", "gender", "diagnosis", "length_of_stay_days", "warnings", "source_row"]
 
 
@@ -39,10 +42,10 @@ def read_patients_file(data: bytes, source_file: str) -> pd.DataFrame:
     return read_synthea_zip(data, source_file) if is_synthea_zip(data) else read_admissions(data, source_file)
 
 
-read_file = read_step(DOMAIN, read_patients_file, empty_raw, LANDED_DOCS)
+read_file = read_step(DOMAIN, read_patients_file, empty_raw, LANDED_DOCS, stream=stream_admissions)
 curate_file = curate_step(
     DOMAIN,
-    lambda raw, run_date, obj, engine, keep: curate(raw, run_date, keep),
+    lambda batches, run_date, obj, engine, keep: curate_batches(batches, run_date, keep),
     RULE_GROUPS,
     CuratedAdmissions,
     "patient_id",
@@ -68,19 +71,19 @@ curated_records = curated_records_asset(DOMAIN, curate_file, RULE_GROUPS, Curate
     dagster_type=per_file_types(DOMAIN)["anomaly_report"],
 )
 @retried
-def anomaly_report(
-    context: dg.AssetExecutionContext, storage: LakeStorage, curated: pd.DataFrame, quarantined: pd.DataFrame
-) -> dg.Output[pd.DataFrame]:
+def anomaly_report(context: dg.AssetExecutionContext, storage: LakeStorage, curated, quarantined: pd.DataFrame):
     """One row per finding in one file (rule, field, severity), plus its JSON insight report."""
     frame, metadata = report_file(curated, quarantined, context.partition_key, storage).outputs[ANOMALIES]
     return dg.Output(frame, metadata=metadata)
 
 
-def report_file(curated: pd.DataFrame, quarantined: pd.DataFrame, partition_key: str, storage: LakeStorage):
+def report_file(
+    curated: pd.DataFrame | FileTable, quarantined: pd.DataFrame, partition_key: str, storage: LakeStorage
+) -> StepResult:
     """The file's findings with their metadata, after writing its JSON insight report."""
-    findings = report_findings(curated, quarantined)
-    records = len(curated) + len(quarantined)
-    insight = insight_report(_source_file(curated, quarantined), records, findings)
+    findings = report_findings(frames(curated, FINDING_COLUMNS), quarantined)
+    records = row_count(curated) + len(quarantined)
+    insight = insight_report(_source_file(curated.head(1), quarantined), records, findings)
     path = storage.write_json(storage.insight_path(DOMAIN, partition_key), insight)
     per_rule = insight["counts_per_rule"]
     rate = insight["rows_flagged"] / records if records else 0.0

@@ -1,10 +1,12 @@
 """The per-file assets every domain shares: raw records read from one landed file, then curated by rules."""
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import BinaryIO
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 import pandera.errors
 import pandera.pandas as pa
@@ -12,9 +14,10 @@ import pandera.pandas as pa
 from hc_pipeline.assets.file_steps import CurateStep, ReadStep, StepResult
 from hc_pipeline.assets.landed import landed_object, stop_if_duplicate
 from hc_pipeline.assets.retries import retried
-from hc_pipeline.checks.builders import group_result, group_specs, spec
+from hc_pipeline.checks.builders import RuleTally, group_result, group_specs, spec
 from hc_pipeline.curation.rules import Curation
 from hc_pipeline.frame_types import per_file_types
+from hc_pipeline.io_managers.parquet import partition_file
 from hc_pipeline.metadata import model_descriptions, table_metadata
 from hc_pipeline.partitions import files_partitions
 from hc_pipeline.resources.landing import LandedObject, LandingZone
@@ -22,30 +25,65 @@ from hc_pipeline.resources.query_engine import QueryEngine
 from hc_pipeline.resources.storage import LakeStorage
 from hc_pipeline.review.decisions import LEDGER_COLUMNS, STATUSES
 from hc_pipeline.review.lake import read_parquet_folder
-from hc_pipeline.review.resolution import resolve
+from hc_pipeline.review.resolution import Batches, Keep, resolve
 from hc_pipeline.run_dates import RunDates
 from hc_pipeline.schemas.file_rows import QuarantinedRows, RawRows
 from hc_pipeline.schemas.rules import RuleGroup
-from hc_pipeline.sources.errors import UnreadableFile
+from hc_pipeline.sources.errors import NotStreamable, UnreadableFile
+from hc_pipeline.stores.file_table import FileTable, TableWriter, frames, row_count
 
 Reader = Callable[[bytes, str], pd.DataFrame]
-# (raw, run date, landed object, engine, rows to keep whatever they break) -> curation
-CurateFile = Callable[[pd.DataFrame, dt.date, LandedObject, QueryEngine, np.ndarray | None], Curation]
+# (landed stream, key) -> the raw rows in batches, or NotStreamable for a file only `Reader` can read
+Streamer = Callable[[BinaryIO, str], Iterator[pd.DataFrame]]
+# Rows per row group of a table read whole.
+BATCH_ROWS = 131_072
+# (raw batches, run date, landed object, engine, rows to keep whatever they break) -> one curation per batch
+CurateFile = Callable[[Batches, dt.date, LandedObject, QueryEngine, Keep], Iterator[Curation]]
 
 
-def read_step(domain: str, read: Reader, empty: Callable[[], pd.DataFrame], landed_docs: Mapping[str, str]) -> ReadStep:
+@dataclass(frozen=True)
+class CuratedTable:
+    """The curated rows as written, with what the checks need to know of them."""
+
+    table: FileTable
+    tally: RuleTally
+    contract_failures: dict[str, int]
+    rows_with_warnings: int
+
+
+def read_step(
+    domain: str,
+    read: Reader,
+    empty: Callable[[], pd.DataFrame],
+    landed_docs: Mapping[str, str],
+    stream: Streamer | None = None,
+) -> ReadStep:
     """Read one landed file into raw records; an unreadable one is copied whole to quarantine with its reason.
 
-    `landed_docs` describes the landed columns the domain expects; the structural ones come from `RawRows`.
+    With `stream`, the file is read and its table written one batch at a time, in memory bounded by a batch;
+    files it cannot stream are read whole. `landed_docs` describes the landed columns the domain expects;
+    the structural ones come from `RawRows`.
     """
     key = dg.AssetKey([domain, "raw_records"])
     docs = {**model_descriptions(RawRows), **landed_docs}
 
+    def read_table(obj: LandedObject, partition_key: str, landing: LandingZone, storage: LakeStorage) -> FileTable:
+        path = partition_file(storage, key, partition_key)
+        if stream is not None:
+            try:
+                with landing.open(obj.key, obj.version) as handle:
+                    return TableWriter(path).write_all(stream(handle, obj.key))
+            except NotStreamable:
+                pass
+        whole = read(landing.read_bytes(obj.key, obj.version), obj.key)
+        batches = (whole[start : start + BATCH_ROWS] for start in range(0, len(whole) or 1, BATCH_ROWS))
+        return TableWriter(path).write_all(batches)
+
     def read_file(obj: LandedObject, partition_key: str, landing: LandingZone, storage: LakeStorage, log) -> StepResult:
-        data = landing.read_bytes(obj.key, obj.version)
         try:
-            raw, reason, copy = read(data, obj.key), None, None
+            raw, reason, copy = read_table(obj, partition_key, landing, storage), None, None
         except UnreadableFile as unreadable:
+            data = landing.read_bytes(obj.key, obj.version)
             reason = str(unreadable)
             copy = storage.quarantine_file(
                 domain,
@@ -122,34 +160,53 @@ def curate_step(
     curated_docs = model_descriptions(contract)
     quarantined_docs = {**model_descriptions(QuarantinedRows), **landed_docs}
 
+    def write_curated(parts: Iterator[Curation], path) -> CuratedTable:
+        """Write the curated rows batch by batch, tallying the checks' counts on the way."""
+        tally, failures, warned = RuleTally(groups, id_column), Counter(), 0
+
+        def observed() -> Iterator[pd.DataFrame]:
+            nonlocal warned
+            for part in parts:
+                tally.add(part.masks, part.keys)
+                curated = part.curated
+                # Accepted rows are curated as recorded: the contract promises nothing about the rules they broke.
+                failures.update(contract_failures(contract, curated[curated["resolution"].fillna("") != "accepted"]))
+                warned += int((curated["warnings"].list.len() > 0).sum())
+                yield curated
+
+        return CuratedTable(TableWriter(path).write_all(observed()), tally, dict(failures), warned)
+
     def curate(
-        raw: pd.DataFrame,
+        raw: pd.DataFrame | FileTable,
         obj: LandedObject,
         partition_key: str,
         storage: LakeStorage,
         query_engine: QueryEngine,
         rules_date: dt.date,
     ) -> StepResult:
+        path = partition_file(storage, curated_key, partition_key)
         resolved = resolve(
-            raw,
+            lambda: frames(raw),
             read_parquet_folder(storage.path("lake", domain, "decisions"), LEDGER_COLUMNS),
-            lambda frame, keep: curate_file(frame, rules_date, obj, query_engine, keep),
+            lambda batches, keep: curate_file(batches, rules_date, obj, query_engine, keep),
+            lambda parts: write_curated(parts, path),
             obj.key,
             obj.version,
             partition_key,
         )
-        result = resolved.curation
+        made: CuratedTable = resolved.curated
+        curated, quarantined, raw_rows = made.table, resolved.quarantined, row_count(raw)
         outputs = {
             curated_key: (
-                result.curated,
+                curated,
                 {
-                    **table_metadata(result.curated, preview_columns, masked=(id_column,), descriptions=curated_docs),
-                    "rows_with_warnings": int((result.curated["warnings"].list.len() > 0).sum()),
+                    **table_metadata(curated, preview_columns, masked=(id_column,), descriptions=curated_docs),
+                    "rows_with_warnings": made.rows_with_warnings,
                 },
             ),
             quarantined_key: (
-                result.quarantined,
-                table_metadata(result.quarantined, ["source_row", "reasons"], descriptions=quarantined_docs),
+                quarantined,
+                table_metadata(quarantined, ["source_row", "reasons"], descriptions=quarantined_docs),
             ),
             exceptions_key: (
                 resolved.exceptions,
@@ -160,22 +217,19 @@ def curate_step(
             ),
         }
         checks = [
-            # Accepted rows are curated as recorded: the contract promises nothing about the rules they broke.
-            contract_result(
-                curated_key, contract, result.curated[result.curated["resolution"].fillna("") != "accepted"]
-            ),
+            contract_result(curated_key, made.contract_failures),
             dg.AssetCheckResult(
                 asset_key=curated_key,
                 check_name="row_conservation",
-                passed=result.conserved(len(raw)),
+                passed=curated.num_rows + len(quarantined) == raw_rows,
                 metadata={
-                    "raw_rows": len(raw),
-                    "curated_rows": len(result.curated),
-                    "quarantined_rows": len(result.quarantined),
+                    "raw_rows": raw_rows,
+                    "curated_rows": curated.num_rows,
+                    "quarantined_rows": len(quarantined),
                     **status_counts(resolved.exceptions),
                 },
             ),
-            *(group_result(curated_key, group, result.masks, result.keys, id_column) for group in groups),
+            *(group_result(curated_key, group, made.tally) for group in groups),
         ]
         return StepResult(outputs, checks)
 
@@ -248,7 +302,7 @@ def curated_records_asset(
     def curated_records(
         context: dg.AssetExecutionContext,
         config: RunDates,
-        raw: pd.DataFrame,
+        raw,  # a FileTable in the same process, a DataFrame read back in another
         storage: LakeStorage,
         query_engine: QueryEngine,
     ):
@@ -265,13 +319,17 @@ def status_counts(exceptions: pd.DataFrame) -> dict[str, int]:
     return {f"exceptions/{status}": int(counts.get(status, 0)) for status in STATUSES}
 
 
-def contract_result(key: dg.AssetKey, contract: type[pa.DataFrameModel], curated: pd.DataFrame) -> dg.AssetCheckResult:
-    """The blocking schema check: failing checks by name and count, never the failing values."""
+def contract_failures(contract: type[pa.DataFrameModel], curated: pd.DataFrame) -> dict[str, int]:
+    """Failing cases of the contract's checks by name, never the failing values."""
     try:
         contract.validate(curated, lazy=True)
-        failures = {}
     except pandera.errors.SchemaErrors as errors:
-        failures = errors.failure_cases.groupby("check").size().astype(int).to_dict()
+        return errors.failure_cases.groupby("check").size().astype(int).to_dict()
+    return {}
+
+
+def contract_result(key: dg.AssetKey, failures: dict[str, int]) -> dg.AssetCheckResult:
+    """The blocking schema check: failing checks by name and count."""
     return dg.AssetCheckResult(
         asset_key=key,
         check_name="curated_schema",

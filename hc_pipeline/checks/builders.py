@@ -53,18 +53,43 @@ def group_specs(
     ]
 
 
-def group_result(
-    asset_key: dg.AssetKey, group: RuleGroup, masks: pd.DataFrame, rows: pd.DataFrame, id_column: str
-) -> dg.AssetCheckResult:
-    """The WARN result of one rule group over one file's rows; `rows` holds `source_row` and the id."""
-    ids = [r.id for r in group.rules]
-    hits = masks[ids]
-    failing = hits.any(axis=1)
-    total = len(masks)
-    count = int(failing.sum())
+class RuleTally:
+    """What a file's rule masks tell its group checks, gathered batch by batch: counts, and a few failing rows."""
+
+    def __init__(self, groups: tuple[RuleGroup, ...], id_column: str):
+        self.groups, self.id_column = groups, id_column
+        self.rows = 0
+        self.per_rule: dict[str, int] = {r.id: 0 for g in groups for r in g.rules}
+        self.failing = {g.name: 0 for g in groups}
+        self.quarantined = {g.name: 0 for g in groups}
+        self.samples: dict[str, list[str]] = {g.name: [] for g in groups}
+
+    def add(self, masks: pd.DataFrame, rows: pd.DataFrame) -> None:
+        """Count one batch's masks; `rows` holds its `source_row` and the id, aligned with the masks."""
+        self.rows += len(masks)
+        for group in self.groups:
+            ids = [r.id for r in group.rules]
+            hits = masks[ids]
+            failing = hits.any(axis=1)
+            self.failing[group.name] += int(failing.sum())
+            self.quarantined[group.name] += int(
+                hits[[r.id for r in group.rules if r.severity == ERROR]].any(axis=1).sum()
+            )
+            for rule_id in ids:
+                self.per_rule[rule_id] += int(hits[rule_id].sum())
+            sample = self.samples[group.name]
+            for index in hits.index[failing][: SAMPLE_ROWS - len(sample)]:
+                broken = ", ".join(c for c in hits.columns if hits.at[index, c])
+                sample.append(
+                    f"| {rows.at[index, 'source_row']} | {mask_id(rows.at[index, self.id_column])} | {broken} |"
+                )
+
+
+def group_result(asset_key: dg.AssetKey, group: RuleGroup, tally: RuleTally) -> dg.AssetCheckResult:
+    """The WARN result of one rule group over one file's rows."""
+    count, total = tally.failing[group.name], tally.rows
     share = count / total if total else 0.0
-    per_rule = {rule_id: int(hits[rule_id].sum()) for rule_id in ids}
-    quarantined = int(hits[[r.id for r in group.rules if r.severity == ERROR]].any(axis=1).sum())
+    sample = tally.samples[group.name]
     return dg.AssetCheckResult(
         asset_key=asset_key,
         check_name=group.name,
@@ -73,10 +98,14 @@ def group_result(
         metadata={
             "failing_rows": count,
             "failing_share": float(round(share, 6)),
-            "quarantined_rows": quarantined,
+            "quarantined_rows": tally.quarantined[group.name],
             "threshold": group.warn_above,
-            **{f"rule/{rule_id}": n for rule_id, n in per_rule.items()},
-            "sample": dg.MetadataValue.md(failing_sample(hits, rows, id_column)),
+            **{f"rule/{r.id}": tally.per_rule[r.id] for r in group.rules},
+            "sample": dg.MetadataValue.md(
+                "\n".join([f"| source_row | {tally.id_column} (masked) | rules |", "|---|---|---|", *sample])
+                if sample
+                else "No failing rows."
+            ),
         },
     )
 
@@ -84,15 +113,3 @@ def group_result(
 def group_passes(group: RuleGroup, failing_rows: int, total_rows: int) -> bool:
     """A rule group's WARN check passes while the share of rows breaking any of its rules is within its threshold."""
     return (failing_rows / total_rows if total_rows else 0.0) <= group.warn_above
-
-
-def failing_sample(hits: pd.DataFrame, rows: pd.DataFrame, id_column: str, limit: int = SAMPLE_ROWS) -> str:
-    """A markdown table of a few failing rows: row number, masked identifier, rules broken."""
-    failing = hits.index[hits.any(axis=1)][:limit]
-    if len(failing) == 0:
-        return "No failing rows."
-    lines = [f"| source_row | {id_column} (masked) | rules |", "|---|---|---|"]
-    for index in failing:
-        broken = ", ".join(c for c in hits.columns if hits.at[index, c])
-        lines.append(f"| {rows.at[index, 'source_row']} | {mask_id(rows.at[index, id_column])} | {broken} |")
-    return "\n".join(lines)

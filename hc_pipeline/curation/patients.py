@@ -1,6 +1,7 @@
 """Admission rows: parse once, judge by the pandera rules, split into curated and quarantined."""
 
 import datetime as dt
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 
@@ -96,8 +97,8 @@ def staging_for(raw: pd.DataFrame, run_date: dt.date) -> Staging:
     return Staging(run_date, tuple(c for c in raw.columns if c not in ("source_row", "parse_error")))
 
 
-def masks_in_batches(batches: Callable[[], Iterable[pd.DataFrame]], run_date: dt.date) -> Iterator[pd.DataFrame]:
-    """Each batch's rule masks, the same as the whole file's: one sweep counts the LOS groups, a second judges.
+def file_staging(batches: Callable[[], Iterable[pd.DataFrame]], run_date: dt.date) -> Staging | None:
+    """The staging of a file judged in batches: one sweep counts its LOS groups. None for a file without batches.
 
     `batches()` yields the file's raw rows in order, in the same batches each time it is called.
     """
@@ -106,17 +107,40 @@ def masks_in_batches(batches: Callable[[], Iterable[pd.DataFrame]], run_date: dt
         staging = staging or replace(staging_for(raw, run_date), file=FileState())
         _, diagnosis, los = los_stays(first_pass(stage(raw), staging, RULE_GROUPS))
         staging.file.los.add(diagnosis, los)
+    return staging
+
+
+def masks_in_batches(batches: Callable[[], Iterable[pd.DataFrame]], run_date: dt.date) -> Iterator[pd.DataFrame]:
+    """Each batch's rule masks, the same as the whole file's: one sweep counts the LOS groups, a second judges."""
+    staging = file_staging(batches, run_date)
     for raw in batches():
         yield evaluate(stage(raw), staging, RULE_GROUPS)
 
 
-def curate(raw: pd.DataFrame, run_date: dt.date, keep: np.ndarray | None = None) -> Curation:
+def curate_batches(
+    batches: Callable[[], Iterable[pd.DataFrame]], run_date: dt.date, keep: Callable[[pd.DataFrame], np.ndarray | None]
+) -> Iterator[Curation]:
+    """`curate` over a file's batches, one curation per batch, the same as the whole file's."""
+    first, second = itertools.islice(itertools.chain(batches(), [None, None]), 2)
+    if second is None:  # one batch: the whole file at once, no sweep ahead
+        if first is not None:
+            yield curate(first, run_date, keep(first))
+        return
+    staging = file_staging(batches, run_date)
+    for raw in batches():
+        yield curate(raw, run_date, keep(raw), staging)
+
+
+def curate(
+    raw: pd.DataFrame, run_date: dt.date, keep: np.ndarray | None = None, staging: Staging | None = None
+) -> Curation:
     """Split one file's raw rows into curated and quarantined, with every finding.
 
-    `keep` marks rows curated as recorded whatever they break (exceptions a steward accepted).
+    `keep` marks rows curated as recorded whatever they break (exceptions a steward accepted); `staging` carries
+    the file's cross-row state when `raw` is one batch of it.
     """
     staged = stage(raw)
-    masks = evaluate(staged, staging_for(raw, run_date), RULE_GROUPS)
+    masks = evaluate(staged, staging or staging_for(raw, run_date), RULE_GROUPS)
     errors = [r for r in masks.columns if RULES[r].severity == ERROR]
     quarantine = masks[errors].any(axis=1).to_numpy() & (True if keep is None else ~keep)
     extra = [c for c in raw.columns if c not in READ_COLUMNS and c not in ROW_COLUMNS]
@@ -185,12 +209,9 @@ def _nulls(index: pd.Index) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(pyarrow.nulls(len(index), pyarrow.large_string())), index=index)
 
 
-def report_findings(curated: pd.DataFrame, quarantined: pd.DataFrame) -> pd.DataFrame:
-    """The anomaly report's rows, one per finding, from the curated warnings and quarantine reasons."""
-    parts = [
-        _explode(curated, "warnings"),
-        _explode(quarantined, "reasons"),
-    ]
+def report_findings(curated: Iterable[pd.DataFrame], quarantined: pd.DataFrame) -> pd.DataFrame:
+    """The anomaly report's rows, one per finding, from the curated warnings (batch by batch) and quarantine reasons."""
+    parts = [*(_explode(batch, "warnings") for batch in curated), _explode(quarantined, "reasons")]
     found = pd.concat(parts, ignore_index=True).sort_values(["source_row", "rule"], kind="stable")
     found["severity"] = found["rule"].map(lambda r: RULES[r].severity).astype(STRING)
     found["field"] = found["rule"].map(lambda r: RULES[r].field).astype(STRING)

@@ -4,24 +4,32 @@ import io
 
 import dagster as dg
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
 from hc_pipeline.resources.storage import LakeStorage
+from hc_pipeline.stores.file_table import FileTable, arrow_dtype_for, to_arrow
+
+EXTENSION = ".parquet"
+
+
+def partition_file(storage: LakeStorage, asset_key: dg.AssetKey, partition_key: str) -> UPath:
+    """Where the lake keeps one partition of a per-file asset; a step that streams its table writes it there."""
+    return storage.path("lake", *asset_key.path, f"{partition_key}{EXTENSION}")
 
 
 class ParquetUPathIOManager(dg.UPathIOManager):
-    """Writes each DataFrame output as one parquet file and reads it back unchanged."""
+    """Writes each DataFrame output as one parquet file and reads it back unchanged; a table the step already
+    wrote (`FileTable`) stays where it is."""
 
-    extension = ".parquet"
+    extension = EXTENSION
 
     def __init__(self, storage: LakeStorage):
         super().__init__(base_path=storage.path("lake"))
         self._storage = storage
-        # Frames this run wrote, by path: the next step of the same process takes the frame itself instead
-        # of reading and decoding the file again (one instance per run; a step in another process reads).
-        self._written: dict[str, pd.DataFrame] = {}
+        # Frames and tables this run wrote, by path: the next step of the same process takes them as they are
+        # instead of reading and decoding the file again (one instance per run; a step in another process reads).
+        self._written: dict[str, pd.DataFrame | FileTable] = {}
 
     def get_asset_relative_path(self, context) -> UPath:
         # Unpartitioned tables get a folder too, so every table has one LOCATION.
@@ -39,30 +47,30 @@ class ParquetUPathIOManager(dg.UPathIOManager):
         if not self._storage.is_s3:
             super().make_directory(path)
 
-    def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame, path: UPath) -> None:
+    def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame | FileTable, path: UPath) -> None:
         self.write_frame(path, obj)
         self._written[str(path)] = obj
         extra = self.after_write(context.asset_key, context.has_asset_partitions, path)
         if extra:
             context.add_output_metadata(extra)
 
-    def write_frame(self, path: UPath, obj: pd.DataFrame) -> None:
-        """One parquet file holding the frame."""
-        # attrs (run context of the curation) do not belong in the file: pyarrow would warn on each date in them.
-        plain = obj.copy(deep=False)
-        plain.attrs = {}
-        table = pa.Table.from_pandas(plain, preserve_index=False)
+    def write_frame(self, path: UPath, obj: pd.DataFrame | FileTable) -> None:
+        """One parquet file holding the frame; a table already written at `path` is left as it is."""
+        if isinstance(obj, FileTable):
+            if str(obj.path) != str(path):
+                obj.path.fs.copy(obj.path.path, path.path)
+            return
         buffer = io.BytesIO()
-        pq.write_table(table, buffer)
+        pq.write_table(to_arrow(obj), buffer)
         self._storage.write_bytes(path, buffer.getvalue())
 
     def after_write(self, asset_key: dg.AssetKey, partitioned: bool, path: UPath) -> dict:
         """What else a write brings into line (none here), as output metadata."""
         return {}
 
-    def write_partition(self, asset_key: dg.AssetKey, partition_key: str, obj: pd.DataFrame) -> dict:
+    def write_partition(self, asset_key: dg.AssetKey, partition_key: str, obj: pd.DataFrame | FileTable) -> dict:
         """Store one partition's frame from a batch step, where it lands in an asset step; returns its metadata."""
-        path = self._storage.path("lake", *asset_key.path, f"{partition_key}{self.extension}")
+        path = partition_file(self._storage, asset_key, partition_key)
         self.make_directory(path.parent)
         self.write_frame(path, obj)
         return {"path": dg.MetadataValue.path(str(path)), **self.after_write(asset_key, True, path)}
@@ -72,16 +80,7 @@ class ParquetUPathIOManager(dg.UPathIOManager):
         if written is not None:
             return written
         with path.open("rb") as handle:
-            return pq.read_table(handle).to_pandas(types_mapper=_arrow_dtype_for)
-
-
-def _arrow_dtype_for(arrow_type: pa.DataType):
-    """Keep strings, lists, structs and maps Arrow-backed when reading back."""
-    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-        return pd.StringDtype("pyarrow")
-    if pa.types.is_list(arrow_type) or pa.types.is_struct(arrow_type) or pa.types.is_map(arrow_type):
-        return pd.ArrowDtype(arrow_type)
-    return None
+            return pq.read_table(handle).to_pandas(types_mapper=arrow_dtype_for)
 
 
 class LakeParquetIOManager(dg.ConfigurableIOManagerFactory):

@@ -3,6 +3,7 @@
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from typing import BinaryIO
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -37,6 +38,10 @@ class LandingZone(dg.ConfigurableResource, ABC):
     def read_bytes(self, key: str, version: str | None = None) -> bytes:
         """The content of the object at `key`; with `version`, only if it is still that version."""
         return self.store.read_bytes(key, version)
+
+    def open(self, key: str, version: str | None = None) -> BinaryIO:
+        """The object as a stream, read at `version` as `read_bytes` reads it; close it after use."""
+        return self.store.open(key, version)
 
     def put(self, key: str, data: bytes) -> LandedObject:
         """Land `data` at `key`, replacing any earlier version."""

@@ -7,8 +7,9 @@ rejected) and its exceptions with their status.
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,8 +29,13 @@ EXCEPTIONS_COLUMNS = [
     "note",
     "partition_key",
 ]
-# curate(raw, keep): keep marks rows curated whatever rules they break (accepted exceptions).
-Curate = Callable[[pd.DataFrame, np.ndarray | None], Curation]
+Batches = Callable[[], Iterable[pd.DataFrame]]
+# keep(batch): the batch's rows curated whatever rules they break (accepted exceptions), or None.
+Keep = Callable[[pd.DataFrame], np.ndarray | None]
+# curate(batches, keep): one curation per raw batch, in file order; `batches()` gives the same batches each call.
+CurateBatches = Callable[[Batches, Keep], Iterator[Curation]]
+# Takes one pass's curations as they come (e.g. writes the curated rows); returns what it made of them.
+Sink = Callable[[Iterator[Curation]], Any]
 
 
 def exception_id(source_file: str, version: str, source_row: int) -> str:
@@ -52,38 +58,92 @@ def latest_decisions(ledger: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Resolved:
-    """One file's curation with its decisions applied, and its exceptions."""
+    """One file's curation with its decisions applied: what the sink made of the curated rows, the quarantined
+    rows and its exceptions."""
 
-    curation: Curation
+    curated: Any
+    quarantined: pd.DataFrame
     exceptions: pd.DataFrame
 
 
 def resolve(
-    raw: pd.DataFrame, ledger: pd.DataFrame, curate: Curate, source_file: str, version: str, partition_key: str
+    batches: Batches,
+    ledger: pd.DataFrame,
+    curate: CurateBatches,
+    sink: Sink,
+    source_file: str,
+    version: str,
+    partition_key: str,
 ) -> Resolved:
-    """Curate `raw`; if the ledger decides any of its exceptions, curate again with the decisions applied."""
-    first = curate(raw, None)
-    first_rows = first.quarantined["source_row"].astype(int)
+    """Curate the batches into `sink`; if the ledger decides any of the file's exceptions, curate again with the
+    decisions applied. Only quarantined rows are held, never the whole file."""
+    first_parts: list[pd.DataFrame] = []
+    made = sink(_passing(curate(batches, lambda batch: None), {}, first_parts))
+    first = _joined(first_parts)
+    first_rows = first["source_row"].astype(int)
     first_ids = exception_ids(source_file, version, first_rows)
     decisions = _decisions_by_row(latest_decisions(ledger), dict(zip(first_ids, first_rows)))
-    result = first
+    quarantined = first
     if decisions:
         by_word = {word: {r for r, d in decisions.items() if d["decision"] == word} for word in DECISION_WORDS}
-        rows = raw["source_row"].astype(int)
-        kept = raw[~rows.isin(by_word["reject"])]
-        edited = corrected(kept, {r: decisions[r] for r in by_word["correct"]})
-        second = curate(edited, edited["source_row"].astype(int).isin(by_word["accept"]).to_numpy())
+        corrections = {r: decisions[r] for r in by_word["correct"]}
+
+        def edited() -> Iterator[pd.DataFrame]:
+            for batch in batches():
+                kept = batch[~batch["source_row"].astype(int).isin(by_word["reject"])]
+                yield corrected(kept, corrections)
+
+        def accepted(batch: pd.DataFrame) -> np.ndarray:
+            return batch["source_row"].astype(int).isin(by_word["accept"]).to_numpy()
+
+        parts: list[pd.DataFrame] = []
+        made = sink(_passing(curate(edited, accepted), decisions, parts))
         # Rejected rows stay quarantined for good, as they landed and with the reasons they had.
-        rejected = first.quarantined[first_rows.isin(by_word["reject"]).to_numpy()]
-        quarantined = pd.concat([second.quarantined, rejected], ignore_index=True)
+        rejected = first[first_rows.isin(by_word["reject"]).to_numpy()]
+        quarantined = pd.concat([_joined(parts), rejected], ignore_index=True)
         quarantined = quarantined.sort_values("source_row", kind="stable").reset_index(drop=True)
-        result = Curation(second.curated, quarantined, second.masks, second.keys)
-    curated = result.curated.assign(resolution=_resolutions(result.curated["source_row"], decisions))
-    quarantined = result.quarantined.assign(
-        exception_id=exception_ids(source_file, version, result.quarantined["source_row"])
-    )
+    quarantined = quarantined.assign(exception_id=exception_ids(source_file, version, quarantined["source_row"]))
     exceptions = _exceptions(first, first_ids, quarantined, decisions, source_file, partition_key)
-    return Resolved(Curation(curated, quarantined, result.masks, result.keys), exceptions)
+    return Resolved(made, quarantined, exceptions)
+
+
+def resolve_frame(
+    raw: pd.DataFrame,
+    ledger: pd.DataFrame,
+    curate: Callable[[pd.DataFrame, np.ndarray | None], Curation],
+    source_file: str,
+    version: str,
+    partition_key: str,
+) -> Resolved:
+    """`resolve` for a file held whole as one frame: the curated rows come back as a frame."""
+    return resolve(lambda: [raw], ledger, whole_file(curate), _collected, source_file, version, partition_key)
+
+
+def whole_file(curate: Callable[[pd.DataFrame, np.ndarray | None], Curation]) -> CurateBatches:
+    """A curation that needs the whole file at once, over batches: one curation of them all."""
+
+    def curate_batches(batches: Batches, keep: Keep) -> Iterator[Curation]:
+        parts = list(batches())
+        raw = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+        yield curate(raw, keep(raw))
+
+    return curate_batches
+
+
+def _collected(parts: Iterator[Curation]) -> pd.DataFrame:
+    return _joined([part.curated for part in parts])
+
+
+def _passing(parts: Iterator[Curation], decisions: dict[int, dict], quarantined: list[pd.DataFrame]):
+    """Each curation with its curated rows' resolutions, keeping its quarantined rows on the way."""
+    for part in parts:
+        quarantined.append(part.quarantined)
+        resolution = _resolutions(part.curated["source_row"], decisions)
+        yield replace(part, curated=part.curated.assign(resolution=resolution))
+
+
+def _joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def _decisions_by_row(decided: pd.DataFrame, row_of: dict[str, int]) -> dict[int, dict]:
@@ -97,8 +157,11 @@ def corrected(raw: pd.DataFrame, corrections: dict[int, dict]) -> pd.DataFrame:
     """`raw` with each corrected row's raw values replaced by the steward's (blank = null); other columns kept."""
     if not corrections:
         return raw
+    position = {int(r): i for i, r in enumerate(raw["source_row"])}
+    corrections = {row: decision for row, decision in corrections.items() if row in position}
+    if not corrections:
+        return raw
     edited = raw.copy()
-    position = {int(r): i for i, r in enumerate(edited["source_row"])}
     for row, decision in corrections.items():
         for column, value in json.loads(decision["raw_values"]).items():
             if column in edited.columns and column not in ("source_file", "source_row"):
@@ -107,13 +170,17 @@ def corrected(raw: pd.DataFrame, corrections: dict[int, dict]) -> pd.DataFrame:
 
 
 def _resolutions(rows: pd.Series, decisions: dict[int, dict]) -> pd.Series:
+    """Each curated row's resolution (corrected, accepted) or null, looked up for the decided rows only."""
     words = {"correct": "corrected", "accept": "accepted"}
-    values = [words.get(decisions.get(int(r), {}).get("decision")) for r in rows]
-    return pd.Series(values, index=rows.index, dtype=STRING)
+    resolution = pd.Series(pd.NA, index=rows.index, dtype=STRING)
+    if decisions:
+        decided = rows.astype(int).isin(decisions).to_numpy()
+        resolution[decided] = [words.get(decisions[int(r)]["decision"]) for r in rows[decided]]
+    return resolution
 
 
 def _exceptions(
-    first: Curation,
+    first: pd.DataFrame,
     first_ids: pd.Series,
     quarantined: pd.DataFrame,
     decisions: dict[int, dict],
@@ -124,7 +191,7 @@ def _exceptions(
     now = {int(r): reasons for r, reasons in zip(quarantined["source_row"], quarantined["reasons"])}
     now_ids = dict(zip(quarantined["source_row"].astype(int), quarantined["exception_id"]))
     records = []
-    for row, eid, reasons in zip(first.quarantined["source_row"].astype(int), first_ids, first.quarantined["reasons"]):
+    for row, eid, reasons in zip(first["source_row"].astype(int), first_ids, first["reasons"]):
         decision = decisions.get(row)
         if row in now:
             status = "rejected" if decision and decision["decision"] == "reject" else "open"
@@ -134,7 +201,7 @@ def _exceptions(
         else:
             continue  # passes now that a decided row changed (e.g. it was a copy of a corrected row)
         records.append(_exception(eid, source_file, row, reasons, status, decision, partition_key))
-    first_rows = set(first.quarantined["source_row"].astype(int))  # once: per row it made this loop quadratic
+    first_rows = set(first["source_row"].astype(int))  # once: per row it made this loop quadratic
     for row, eid in now_ids.items():
         if row not in first_rows:
             records.append(_exception(eid, source_file, row, now[row], "open", None, partition_key))
@@ -144,7 +211,7 @@ def _exceptions(
             **{c: STRING for c in ("exception_id", "source_file", "status", "reviewer", "note", "partition_key")},
             "source_row": "int64",
             "decided_at": "datetime64[us]",
-            "reasons": first.quarantined["reasons"].dtype,
+            "reasons": first["reasons"].dtype,
         }
     )
 

@@ -48,8 +48,12 @@ class FirstSeen:
         first_keys, first_rows = keys[firsts], rows[firsts]
         known = np.zeros(len(firsts), dtype=bool)
         self._sort_pending()
+        # Looked up in key order: probes that move forward through a run are several times faster than random ones.
+        order = np.argsort(first_keys) if self._runs else None
         for run_keys, run_rows in self._runs:
-            at = np.minimum(np.searchsorted(run_keys, first_keys), len(run_keys) - 1)
+            at = np.empty(len(first_keys), dtype=np.intp)
+            at[order] = np.searchsorted(run_keys, first_keys[order])
+            at = np.minimum(at, len(run_keys) - 1)
             hit = run_keys[at] == first_keys
             known |= hit
             repeated[firsts[hit]] = run_rows[at[hit]] < first_rows[hit]

@@ -1,4 +1,4 @@
-"""The one error a reader raises for a file it cannot read."""
+"""What a reader raises: a file it cannot read, or one only the whole-file reader can read."""
 
 
 class UnreadableFile(Exception):
@@ -8,3 +8,7 @@ class UnreadableFile(Exception):
         super().__init__(f"{source_file}: {reason}")
         self.source_file = source_file
         self.reason = reason
+
+
+class NotStreamable(Exception):
+    """A file the streaming reader hands to the whole-file reader (which reads it, or says why it cannot)."""

@@ -3,7 +3,9 @@
 import csv
 import io
 import re
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -11,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from hc_pipeline.sources.errors import UnreadableFile
+from hc_pipeline.sources.errors import NotStreamable, UnreadableFile
 
 REQUIRED_COLUMNS = ("patient_id", "age", "gender", "admission_date", "discharge_date", "diagnosis")
 ADDED_COLUMNS = ("source_file", "source_row", "parse_error")
@@ -26,6 +28,8 @@ _OTHER_DELIMITERS = ((";", "';'"), ("\t", "tab"), ("|", "'|'"))
 _STRING = pd.StringDtype("pyarrow")
 # pandas keeps string[pyarrow] as large_string: build that from the start, or to_pandas copies every column.
 _TEXT = pa.large_string()
+# One block is parsed into one batch of rows: about 130,000 admissions.
+BLOCK_BYTES = 8 << 20
 
 
 def normalise_header(name: str) -> str:
@@ -35,6 +39,100 @@ def normalise_header(name: str) -> str:
 
 def read_admissions(data: bytes, source_file: str) -> pd.DataFrame:
     """Every column of the CSV as stripped strings (blank -> null), plus source_file, source_row, parse_error."""
+    try:
+        batches = list(stream_admissions(io.BytesIO(data), source_file))
+    except NotStreamable:
+        return read_whole(data, source_file)
+    return batches[0] if len(batches) == 1 else pd.concat(batches, ignore_index=True)
+
+
+def stream_admissions(stream: BinaryIO, source_file: str, block_bytes: int | None = None) -> Iterator[pd.DataFrame]:
+    """`read_admissions`'s rows in batches, one block of the file at a time.
+
+    Raises NotStreamable, possibly after some batches, for any file that is not a clean UTF-8 rectangle (another
+    encoding, ragged records, a quote left open, binary content, no header): `read_whole` reads it or says why not.
+    """
+    block_bytes = block_bytes or BLOCK_BYTES
+    head = stream.read(block_bytes)
+    names = _streamed_names(head, len(head) == block_bytes)
+    sentinel = [_SENTINEL] * len(names)
+    blocks = _Blocks(head.removeprefix(_BOM.encode()), stream, block_bytes, ",".join(sentinel))
+    try:
+        reader = pa_csv.open_csv(
+            blocks,
+            read_options=pa_csv.ReadOptions(column_names=names, block_size=block_bytes),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: _TEXT for name in names}, strings_can_be_null=False
+            ),
+        )
+        pending, first_row, header = None, 1, 1
+        for batch in reader:
+            # The header is read as data so that every column is typed as string by name.
+            batch, header = batch.slice(header), header - min(header, len(batch))
+            if pending is not None and len(pending):
+                yield _frame(names, pending.columns, None, source_file, first_row)
+                first_row += len(pending)
+            pending = batch
+    except pa.ArrowException:
+        raise NotStreamable(source_file) from None
+    # An open quote swallows the sentinel record: then the last row is not it.
+    ended = pending is not None and len(pending) and list(pending.slice(len(pending) - 1).to_pylist()[0].values())
+    if blocks.binary or ended != sentinel:
+        raise NotStreamable(source_file)
+    if first_row == 1 and len(pending) == 1:
+        raise NotStreamable(source_file)  # header only: the whole-file reader says so
+    if len(pending) > 1:
+        yield _frame(names, pending.slice(0, len(pending) - 1).columns, None, source_file, first_row)
+
+
+def _streamed_names(head: bytes, more: bool) -> list[str]:
+    """The column names from the file's first block; NotStreamable unless it starts as a plain UTF-8 CSV."""
+    cut = head.rfind(b"\n") + 1 if more else len(head)
+    try:
+        text = head[:cut].decode("utf-8").removeprefix(_BOM)
+    except UnicodeDecodeError:
+        raise NotStreamable() from None
+    sample = text[:65536]
+    if b"\x00" in head or not text.strip() or len(_CONTROL.findall(sample)) > 0.1 * len(sample):
+        raise NotStreamable()
+    try:
+        header = next(_records(text, ""), (0, None))[1]
+    except UnreadableFile:
+        raise NotStreamable() from None
+    names = _column_names(header)
+    if header is None or any(c not in names for c in REQUIRED_COLUMNS):
+        raise NotStreamable()
+    return names
+
+
+class _Blocks(io.RawIOBase):
+    """The file's bytes for pyarrow, then the sentinel line; binary content ends it early and is remembered."""
+
+    def __init__(self, head: bytes, stream: BinaryIO, block_bytes: int, last_line: str):
+        self._buffer, self._stream, self._block, self._last = head, stream, block_bytes, f"\n{last_line}\n".encode()
+        self._ended = False
+        self.binary = b"\x00" in head
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        while not self._buffer and not self._ended:
+            chunk = self._stream.read(self._block)
+            if not chunk or self.binary:
+                self._buffer, self._ended = self._last, True
+            else:
+                self.binary = b"\x00" in chunk
+                self._buffer = chunk
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
+
+
+def read_whole(data: bytes, source_file: str) -> pd.DataFrame:
+    """`read_admissions` for any file, holding it whole: decoded as UTF-8, cp1252 or Latin-1, ragged records kept."""
     text, body = _decode(data, source_file)
     records = _records(text, source_file)
     header = next(records, (0, None))[1]
@@ -162,7 +260,7 @@ def _read_python(records, width: int) -> tuple[list[pa.Array], list[str | None]]
     return [pa.array(values[i::width], _TEXT) for i in range(width)], errors
 
 
-def _frame(names, columns, errors, source_file: str) -> pd.DataFrame:
+def _frame(names, columns, errors, source_file: str, first_row: int = 1) -> pd.DataFrame:
     """Strip values, make blanks null and add the provenance columns."""
     n_rows = len(columns[0])
     # Arrow releases the GIL in its kernels: columns are trimmed side by side, one per core.
@@ -170,7 +268,7 @@ def _frame(names, columns, errors, source_file: str) -> pd.DataFrame:
         arrays = list(pool.map(lambda column: _blanks_to_null(pc.utf8_trim_whitespace(column)), columns))
     arrays += [
         pa.repeat(pa.scalar(source_file, _TEXT), n_rows),
-        pa.array(np.arange(1, n_rows + 1, dtype=np.int64)),
+        pa.array(np.arange(first_row, first_row + n_rows, dtype=np.int64)),
         pa.array(errors, _TEXT) if errors is not None else pa.nulls(n_rows, _TEXT),
     ]
     table = pa.table(arrays, names=[*names, *ADDED_COLUMNS])

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import BinaryIO
 
-from hc_pipeline.stores.digests import DigestIndex, md5_stream, stat_stamp
+from hc_pipeline.stores.digests import CHUNK_BYTES, DigestIndex, md5_stream, stat_stamp
 from hc_pipeline.stores.landed import LandedObject, VersionChanged
 
 SETTLE_SECONDS = 2.0
@@ -72,6 +72,11 @@ class LocalLanding:
             )
         return data
 
+    def open(self, key: str, version: str | None = None) -> BinaryIO:
+        """The file as a stream; with `version`, reading its end raises if its content is not that version."""
+        handle = (self.landing / key).open("rb")
+        return io.BufferedReader(_Checked(handle, key, version), CHUNK_BYTES) if version else handle
+
     def put(self, key: str, data: bytes) -> LandedObject:
         """Land `data` at `key`, replacing any earlier version."""
         return self.put_stream(key, io.BytesIO(data))
@@ -104,6 +109,31 @@ class LocalLanding:
 
     def uri(self, key: str) -> str:
         return str(self.landing / key)
+
+
+class _Checked(io.RawIOBase):
+    """A landed file read through an MD5: its end raises VersionChanged unless the content is the version read."""
+
+    def __init__(self, handle: BinaryIO, key: str, version: str):
+        self._handle, self._key, self._version = handle, key, version
+        self._digest = hashlib.md5(usedforsecurity=False)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        n = self._handle.readinto(target)
+        self._digest.update(memoryview(target)[:n])
+        if n == 0 and self._digest.hexdigest() != self._version:
+            raise VersionChanged(
+                f"{self._key}: the file changed after version {self._version} landed; "
+                "the new version is its own partition"
+            )
+        return n
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
 
 
 def _files(landing: str, domain: str) -> list[tuple[str, str]]:

@@ -56,6 +56,10 @@ class S3Landing:
 
     def read_bytes(self, key: str, version: str | None = None) -> bytes:
         """The object's bytes; with `version` (an ETag) the read is conditional, so a replaced object raises."""
+        return self.open(key, version).read()
+
+    def open(self, key: str, version: str | None = None) -> BinaryIO:
+        """The object as a stream; with `version` (an ETag) the read is conditional, so a replaced object raises."""
         condition = {"IfMatch": f'"{version}"'} if version else {}
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key), **condition)
@@ -69,7 +73,7 @@ class S3Landing:
             if code in _NOT_FOUND:
                 raise FileNotFoundError(f"{self.uri(key)}: no such object (deleted after it landed?)") from None
             raise
-        return response["Body"].read()
+        return response["Body"]
 
     def _extra(self) -> dict[str, str]:
         return {"ServerSideEncryption": self.sse} if self.sse else {}

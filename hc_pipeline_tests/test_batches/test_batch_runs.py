@@ -15,6 +15,7 @@ from hc_pipeline.deployment import build_resources
 from hc_pipeline.generate.facilities import build_facility_files
 from hc_pipeline.generate.patients import build_patient_files
 from hc_pipeline.partitions import partition_key_for
+from hc_pipeline.sources import patients_csv
 from hc_pipeline_tests.conftest import RUN_DATE, process
 
 PER_FILE_TABLES = {
@@ -90,7 +91,8 @@ def materialized(instance: dg.DagsterInstance, domain: str, asset: str) -> list[
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory):
-    """The same files processed in batches (the default) and, in another home, one run per file."""
+    """The same files processed in batches (the default) and, in another home, one run per file, each file read and
+    curated in many small batches (2 KB blocks of the CSV) instead of one."""
     tmp_path = tmp_path_factory.mktemp("batches")
     files = sample_files()
     batched = processed_home(tmp_path, "batched", files)
@@ -98,6 +100,7 @@ def both(tmp_path_factory):
     a = next(batched)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(batches, "MAX_BATCH_FILES", 1)
+        patch.setattr(patients_csv, "BLOCK_BYTES", 2048)
         b = next(one_by_one)
     yield files, a, b
     for home in (one_by_one, batched):  # last opened, first closed: each instance restores Dagster's context
@@ -130,6 +133,19 @@ def test_every_file_gives_the_same_tables_in_a_batch_as_in_a_run_of_its_own(both
                 compared += 1
         assert (root_a / "manifests" / domain / f"{partition}.json").exists()
     assert compared >= 4 * 5 + 3 * 4  # every readable file's tables, the unreadable one's raw records
+
+
+def test_the_one_by_one_home_streamed_each_admissions_file_in_many_row_groups(both):
+    _, (root_a, landed, _, _), (root_b, _, _, _) = both
+    for obj in landed.values():
+        if obj.key.startswith("patients/") and obj.key != "patients/zz_unreadable.csv":
+            partition = partition_key_for(obj.key, obj.version)
+            groups = [
+                pq.ParquetFile(root / "lake" / "patients" / asset / f"{partition}.parquet").num_row_groups
+                for root in (root_a, root_b)
+                for asset in ("raw_records", "curated_records")
+            ]
+            assert groups[:2] == [1, 1] and min(groups[2:]) > 3, (obj.key, groups)
 
 
 def test_every_file_gives_the_same_check_results_and_insight_report(both):

@@ -2,9 +2,11 @@
 
 import dagster as dg
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from hc_pipeline.review.commands import apply_decisions, export_open_exceptions
+from hc_pipeline.sources import patients_csv
 from hc_pipeline_tests.conftest import process
 from hc_pipeline_tests.test_review.seed import ADMISSIONS, ERRORS, WARNINGS, decided
 
@@ -46,8 +48,23 @@ def test_export_lists_exactly_the_open_exceptions_with_raw_values(landed, home):
     assert len(export(home, "other.csv", "patients/other.csv")) == 0
 
 
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Files read and curated in batches of a few rows: the decisions apply across batches."""
+    monkeypatch.setattr(patients_csv, "BLOCK_BYTES", 128)
+
+
 def test_decisions_correct_accept_reject_and_a_correction_still_wrong(landed, defs, instance, home):
-    engine = landed
+    decide_and_see_each_rows_fate(landed, defs, instance, home)
+
+
+def test_decisions_give_the_same_fates_when_the_file_is_curated_in_batches(small_blocks, landed, defs, instance, home):
+    (raw,) = (home / "lake" / "patients" / "raw_records").glob("*.parquet")
+    assert pq.ParquetFile(raw).num_row_groups >= 3
+    decide_and_see_each_rows_fate(landed, defs, instance, home)
+
+
+def decide_and_see_each_rows_fate(engine, defs, instance, home):
     rows = export(home)
     (home / "decided.csv").write_text(
         decided(

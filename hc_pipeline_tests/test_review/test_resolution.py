@@ -7,7 +7,7 @@ import pandas as pd
 
 from hc_pipeline.curation.patients import curate
 from hc_pipeline.review.decisions import LEDGER_COLUMNS
-from hc_pipeline.review.resolution import exception_id, resolve
+from hc_pipeline.review.resolution import exception_id, resolve_frame
 from hc_pipeline.sources.patients_csv import read_admissions
 from hc_pipeline_tests.test_review.seed import ADMISSIONS, ERRORS
 
@@ -43,10 +43,10 @@ def ledger(*decisions) -> pd.DataFrame:
 
 
 def test_without_decisions_every_quarantined_row_is_an_open_exception():
-    resolved = resolve(raw(), ledger(), curate_seed, FILE, VERSION, "admissions.csv@1")
-    curation, exceptions = resolved.curation, resolved.exceptions
-    assert len(curation.curated) == 5 and curation.curated["resolution"].isna().all()
-    assert curation.quarantined["exception_id"].tolist() == [exception_id(FILE, VERSION, r) for r in ERRORS]
+    resolved = resolve_frame(raw(), ledger(), curate_seed, FILE, VERSION, "admissions.csv@1")
+    exceptions = resolved.exceptions
+    assert len(resolved.curated) == 5 and resolved.curated["resolution"].isna().all()
+    assert resolved.quarantined["exception_id"].tolist() == [exception_id(FILE, VERSION, r) for r in ERRORS]
     assert exceptions["status"].eq("open").all() and exceptions["source_row"].tolist() == list(ERRORS)
     assert {r: list(x) for r, x in zip(exceptions["source_row"], exceptions["reasons"])} == {
         r: [rule] for r, rule in ERRORS.items()
@@ -61,13 +61,13 @@ def test_exception_ids_are_stable_per_version_and_hide_the_row():
 
 def test_the_latest_decision_wins_and_a_failed_correction_keeps_its_reviewer():
     decisions = ledger((8, "correct", "try", {"age": "x"}), (6, "correct", "typo", {"age": "200"}))
-    resolved = resolve(raw(), decisions, curate_seed, FILE, VERSION, "p")
+    resolved = resolve_frame(raw(), decisions, curate_seed, FILE, VERSION, "p")
     exceptions = resolved.exceptions.set_index("source_row")
     assert exceptions.loc[6, "status"] == "open" and exceptions.loc[6, "note"] == "typo"
     assert list(exceptions.loc[8, "reasons"]) == ["unparseable_age"]
     later = ledger((8, "correct", "try", {"age": "x"}), (8, "accept", "as is", {}))
-    accepted = resolve(raw(), later, curate_seed, FILE, VERSION, "p")
-    row = accepted.curation.curated.set_index("source_row").loc[8]
+    accepted = resolve_frame(raw(), later, curate_seed, FILE, VERSION, "p")
+    row = accepted.curated.set_index("source_row").loc[8]
     assert row["resolution"] == "accepted" and pd.isna(row["age"])  # curated as recorded: "abc" is no age
 
 
@@ -75,15 +75,15 @@ def test_a_rejected_row_stays_quarantined_as_it_landed_and_a_decision_on_a_curat
     text = ADMISSIONS + "P001,45,M,2025-01-10,2025-01-15,Pneumonia\n"  # row 11 copies row 1
     frame = read_admissions(text.encode(), FILE)
     decisions = ledger((11, "reject", "copy", {}), (1, "correct", "not an exception", {"age": "999"}))
-    resolved = resolve(frame, decisions, curate_seed, FILE, VERSION, "p")
-    quarantined = resolved.curation.quarantined.set_index("source_row")
+    resolved = resolve_frame(frame, decisions, curate_seed, FILE, VERSION, "p")
+    quarantined = resolved.quarantined.set_index("source_row")
     assert 11 in quarantined.index and list(quarantined.loc[11, "reasons"]) == ["duplicate_row"]
-    assert resolved.curation.conserved(len(frame))
+    assert len(resolved.curated) + len(resolved.quarantined) == len(frame)
     assert resolved.exceptions.set_index("source_row").loc[11, "status"] == "rejected"
-    assert resolved.curation.curated.set_index("source_row").loc[1, "age"] == 45
+    assert resolved.curated.set_index("source_row").loc[1, "age"] == 45
 
 
 def test_decisions_of_other_files_are_ignored():
     others = ledger((6, "reject", "x", {})).assign(exception_id=exception_id("patients/b.csv", VERSION, 6))
-    resolved = resolve(raw(), others, curate_seed, FILE, VERSION, "p")
-    assert resolved.exceptions["status"].eq("open").all() and len(resolved.curation.curated) == 5
+    resolved = resolve_frame(raw(), others, curate_seed, FILE, VERSION, "p")
+    assert resolved.exceptions["status"].eq("open").all() and len(resolved.curated) == 5

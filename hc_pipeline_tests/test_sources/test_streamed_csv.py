@@ -1,0 +1,66 @@
+"""The streaming CSV reader gives the whole-file reader's rows batch by batch, or hands the file over to it."""
+
+import io
+
+import pandas as pd
+import pytest
+
+from hc_pipeline.sources import patients_csv
+from hc_pipeline.sources.errors import NotStreamable, UnreadableFile
+from hc_pipeline_tests.test_assets.test_patients_bad_inputs import ROW_LEVEL, WHOLE_FILE
+
+GOOD = "patient_id,age,gender,admission_date,discharge_date,diagnosis\n" + "".join(
+    f'P{i},{20 + i % 60},{"MF"[i % 2]},2024-01-{1 + i % 28:02d},2024-02-{1 + i % 28:02d},"Flu, type {i % 3}"\n'
+    for i in range(1, 400)
+)
+
+
+def streamed(data: bytes, block_bytes: int, name: str = "patients/a.csv") -> list[pd.DataFrame]:
+    return list(patients_csv.stream_admissions(io.BytesIO(data), name, block_bytes))
+
+
+@pytest.mark.parametrize("block_bytes", [96, 1000, 1 << 20])
+def test_a_clean_file_streams_in_batches_that_join_to_the_whole_files_rows(block_bytes):
+    data = GOOD.encode()
+    batches = streamed(data, block_bytes)
+    assert (len(batches) == 1) == (block_bytes > len(data)) and all(len(b) for b in batches)
+    joined = pd.concat(batches, ignore_index=True)
+    pd.testing.assert_frame_equal(joined, patients_csv.read_whole(data, "patients/a.csv"))
+    assert joined["source_row"].tolist() == list(range(1, 400))
+
+
+BAD_INPUTS = {**ROW_LEVEL, **{name: data for name, (data, _) in WHOLE_FILE.items()}}
+# Clean UTF-8 rectangles, whatever else is wrong with their rows; every other input is read whole.
+STREAMABLE = {"all_bad_rows.csv", "bom_crlf.csv", "duplicates.csv", "implausible.csv", "quoted_multiline.csv"}
+STREAMABLE |= {"reordered_extra.csv", "spellings.csv"}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+@pytest.mark.parametrize("block_bytes", [128, 4096])
+def test_every_bad_input_streams_to_the_same_rows_or_goes_to_the_whole_file_reader(name, block_bytes):
+    data = BAD_INPUTS[name]
+    try:
+        whole = patients_csv.read_whole(data, name)
+    except UnreadableFile as unreadable:
+        whole = unreadable
+    try:
+        batches = streamed(data, block_bytes, name)
+    except NotStreamable:
+        batches = None
+    assert (batches is not None) == (name in STREAMABLE)
+    if batches is not None:
+        assert not isinstance(whole, UnreadableFile), f"{name} streamed although it is unreadable: {whole}"
+        pd.testing.assert_frame_equal(pd.concat(batches, ignore_index=True), whole)
+    # What users get, whichever reader read it: the whole-file reader's rows or its reason.
+    try:
+        assert patients_csv.read_admissions(data, name).equals(whole)
+    except UnreadableFile as unreadable:
+        assert str(unreadable) == str(whole)
+
+
+def test_a_ragged_record_past_the_first_batch_hands_the_file_over():
+    data = (GOOD + "P999,40,M\n" + GOOD.split("\n", 1)[1]).encode()
+    with pytest.raises(NotStreamable):
+        streamed(data, 256)
+    raw = patients_csv.read_admissions(data, "patients/a.csv")
+    assert raw["parse_error"].notna().sum() == 1 and len(raw) == 2 * 399 + 1
