@@ -1,6 +1,7 @@
 """`hc-pipeline run` ends an operator-facing failure with one line on stderr, not a traceback, and loses no file."""
 
 import errno
+import io
 
 import dagster as dg
 import pytest
@@ -36,10 +37,35 @@ def successful_runs(home) -> dict[str, int]:
     return counts
 
 
+class FillsUp(io.RawIOBase):
+    """A file being written on a disk that fills up: its first write lands, the next ones fail with ENOSPC."""
+
+    def __init__(self, handle, path: str):
+        self._handle, self._path, self._written = handle, path, False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        if self._written:
+            raise OSError(errno.ENOSPC, "No space left on device", self._path)
+        self._written = True
+        return self._handle.write(data)
+
+    def tell(self) -> int:
+        return self._handle.tell()
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
+
+
 def fill_the_disk_on(folder: str, monkeypatch) -> list[str]:
-    """Writes of files under `folder` put half their bytes on disk, then fail with ENOSPC, as a full disk does."""
+    """Writes of files under `folder`, whole or streamed, put some bytes on disk, then fail with ENOSPC, as a full
+    disk does."""
     failed = []
-    write_bytes = type(UPath("/")).write_bytes
+    upath = type(UPath("/"))
+    write_bytes, open_ = upath.write_bytes, upath.open
 
     def half_then_full(path, data):
         if f"/{folder}/" not in str(path):
@@ -48,7 +74,15 @@ def fill_the_disk_on(folder: str, monkeypatch) -> list[str]:
         failed.append(str(path))
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(type(UPath("/")), "write_bytes", half_then_full)
+    def open_then_full(path, mode="r", *args, **kwargs):
+        handle = open_(path, mode, *args, **kwargs)
+        if "w" not in mode or f"/{folder}/" not in str(path):
+            return handle
+        failed.append(str(path))
+        return FillsUp(handle, str(path))
+
+    monkeypatch.setattr(upath, "write_bytes", half_then_full)
+    monkeypatch.setattr(upath, "open", open_then_full)
     return failed
 
 

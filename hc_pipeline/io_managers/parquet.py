@@ -1,14 +1,12 @@
 """Parquet files on a UPath: `lake/<domain>/<asset>/<partition>.parquet`, local or on S3."""
 
-import io
-
 import dagster as dg
 import pandas as pd
 import pyarrow.parquet as pq
 from upath import UPath
 
 from hc_pipeline.resources.storage import LakeStorage
-from hc_pipeline.stores.file_table import FileTable, arrow_dtype_for, to_arrow
+from hc_pipeline.stores.file_table import FileTable, TableWriter, arrow_dtype_for
 
 EXTENSION = ".parquet"
 
@@ -60,9 +58,7 @@ class ParquetUPathIOManager(dg.UPathIOManager):
             if str(obj.path) != str(path):
                 obj.path.fs.copy(obj.path.path, path.path)
             return
-        buffer = io.BytesIO()
-        pq.write_table(to_arrow(obj), buffer)
-        self._storage.write_bytes(path, buffer.getvalue())
+        TableWriter(path).write_all([obj])
 
     def after_write(self, asset_key: dg.AssetKey, partitioned: bool, path: UPath) -> dict:
         """What else a write brings into line (none here), as output metadata."""

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,14 +11,17 @@ import duckdb
 from hc_pipeline.sql import create_duckdb_views
 from hc_pipeline.sql.versions import HISTORY, duckdb_current, duckdb_file_versions, duckdb_history, versions_view
 
+MEMORY_LIMIT = "1GB"
+
 
 class DuckDBLake:
     """The lake folder (local or on S3 through an fsspec filesystem), queried by short-lived DuckDB connections."""
 
-    def __init__(self, lake_uri: str, filesystem: Any = None, threads: int = 2):
+    def __init__(self, lake_uri: str, filesystem: Any = None, threads: int = 2, memory_limit: str = MEMORY_LIMIT):
         self.lake_uri = lake_uri.rstrip("/")
         self.filesystem = filesystem  # None: a local folder
         self.threads = threads
+        self.memory_limit = memory_limit
 
     @property
     def manifests_uri(self) -> str:
@@ -59,7 +63,15 @@ class DuckDBLake:
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection with one view per lake table, closed on exit; `read_only` locks it to reading the lake."""
-        with duckdb.connect(config={"threads": self.threads}) as con:
+        # Past the limit DuckDB spills its sorts, joins and windows to disk: a report over 10M stays then holds
+        # about 1 GB instead of most of the machine (DuckDB's default: 80% of it).
+        # Its own spill folder: DuckDB names its temporary files alike in every process.
+        with (
+            tempfile.TemporaryDirectory(prefix="hc_pipeline-duckdb-") as spill,
+            duckdb.connect(
+                config={"threads": self.threads, "memory_limit": self.memory_limit, "temp_directory": spill}
+            ) as con,
+        ):
             if self.filesystem is not None:
                 # httpfs is not in the duckdb wheel and cannot be fetched offline; s3fs brings endpoint and credentials.
                 con.register_filesystem(self.filesystem)

@@ -1,5 +1,7 @@
 """One per-file table in the lake as a parquet file, written and read row group by row group."""
 
+import contextlib
+import errno
 import json
 import uuid
 from collections.abc import Iterable, Iterator
@@ -116,8 +118,11 @@ class TableWriter:
             for frame in frames:
                 self.write(frame)
             return self.close()
-        except BaseException:
+        except BaseException as error:
             self.abort()
+            if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+                # Name the table being written, not its hidden temporary twin.
+                raise OSError(error.errno, error.strerror, str(self.path)) from error
             raise
 
     def close(self) -> FileTable:
@@ -133,7 +138,8 @@ class TableWriter:
     def abort(self) -> None:
         """Drop what was written."""
         if self._writer is not None:
-            self._writer.close()
+            with contextlib.suppress(Exception):  # its footer may fail to write too (a full disk)
+                self._writer.close()
         if self._sink is not None:
             discard = getattr(self._sink, "discard", None)  # an s3fs upload not yet completed
             if discard is not None and not self._local:
