@@ -27,7 +27,12 @@ def evaluate(staged: pd.DataFrame, staging: Staging, groups: tuple[RuleGroup, ..
 def first_pass(staged: pd.DataFrame, staging: Staging, groups: tuple[RuleGroup, ...]) -> pd.DataFrame:
     """The staged frame beside the first-pass rules' `_is_<rule>` columns and `_is_error`."""
     rules = [rule for group in groups for rule in group.rules if not rule.second_pass]
-    masks = {rule.id: _failures(rule, staged, staging) for rule in rules}
+    rows = staged["source_row"].to_numpy()
+    masks = staging.file.recall(rows) if staging.file else None
+    if masks is None:
+        masks = {rule.id: _failures(rule, staged, staging) for rule in rules}
+        if staging.file:
+            staging.file.remember(rows, masks)
     errors = [masks[r.id] for r in rules if r.severity == ERROR] or [np.zeros(len(staged), dtype=bool)]
     first = pd.DataFrame(
         {"_is_error": np.logical_or.reduce(errors), **{f"_is_{rule_id}": mask for rule_id, mask in masks.items()}},

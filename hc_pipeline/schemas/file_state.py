@@ -139,7 +139,24 @@ class LosHistograms:
 
 @dataclass
 class FileState:
-    """One file's cross-row memory: first-seen keys per rule id, and the LOS histograms."""
+    """One file's cross-row memory: first-seen keys per rule id, the LOS histograms, and each batch's first-pass
+    masks from the sweep that counted them (a bit a cell), so the sweep that judges the batch again reuses them."""
 
     first_seen: defaultdict[str, FirstSeen] = field(default_factory=lambda: defaultdict(FirstSeen))
     los: LosHistograms = field(default_factory=LosHistograms)
+    _first_passes: dict[tuple[int, int], tuple[list[str], np.ndarray]] = field(default_factory=dict)
+
+    def remember(self, rows: np.ndarray, masks: dict[str, np.ndarray]) -> None:
+        """Keep one batch's first-pass masks, by the batch's first row and length."""
+        if len(rows):
+            packed = np.packbits(np.column_stack(list(masks.values())), axis=0)
+            self._first_passes[(int(rows[0]), len(rows))] = (list(masks), packed)
+
+    def recall(self, rows: np.ndarray) -> dict[str, np.ndarray] | None:
+        """The first-pass masks remembered for the batch of these rows, or None."""
+        found = self._first_passes.get((int(rows[0]), len(rows))) if len(rows) else None
+        if found is None:
+            return None
+        names, packed = found
+        bits = np.unpackbits(packed, axis=0, count=len(rows)).astype(bool)
+        return {name: bits[:, i] for i, name in enumerate(names)}
