@@ -46,6 +46,25 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
+# Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`), a group runs whole on one worker: each module's
+# module-scoped fixtures are then built once, not once per worker. test_pipeline shares one package-scoped corpus;
+# the e2e modules each start a daemon, a webserver (and Chromium or PostgreSQL), so they take turns on one worker.
+_PACKAGE_GROUPS = ("test_pipeline",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        package = module.split("/")[1] if module.count("/") > 1 else None
+        if item.get_closest_marker("e2e"):
+            group = "e2e"
+        elif package in _PACKAGE_GROUPS:
+            group = package
+        else:
+            group = module
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch) -> Path:
     """An empty HC_HOME for one test."""
