@@ -7,7 +7,7 @@ from typing import Any
 
 import duckdb
 
-from hc_pipeline.sql import create_duckdb_views
+from hc_pipeline.sql import VIEWS, create_duckdb_views
 from hc_pipeline.sql.versions import HISTORY, duckdb_current, duckdb_file_versions, duckdb_history, versions_view
 
 
@@ -57,13 +57,19 @@ class DuckDBLake:
             yield from (file[len(base) + 1 :] for file in self.filesystem.find(self.lake_uri))
 
     @contextlib.contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection with one view per lake table, closed on exit; `read_only` locks it to reading the lake."""
+    def connect(self, read_only: bool = False, for_sql: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection with one view per lake table, closed on exit; `read_only` locks it to reading the lake.
+
+        With `for_sql`, only the views that statement reads: binding a view reads the footer of every parquet file
+        below it (on S3, one request each), so views over tables the statement never names cost the most.
+        """
         with duckdb.connect(config={"threads": self.threads}) as con:
             if self.filesystem is not None:
                 # httpfs is not in the duckdb wheel and cannot be fetched offline; s3fs brings endpoint and credentials.
                 con.register_filesystem(self.filesystem)
             layout = self._layout()
+            if for_sql is not None:
+                layout = _read_by(for_sql, layout)
             self._create_table_views(con, layout)
             create_duckdb_views(con, set(layout))
             if read_only:
@@ -92,12 +98,39 @@ class DuckDBLake:
 
     def rows(self, duckdb_sql: str, read_only: bool = False) -> tuple[list[str], list[tuple]]:
         """Column names and rows of one DuckDB-dialect statement."""
-        with self.connect(read_only=read_only) as con:
+        with self.connect(read_only=read_only, for_sql=duckdb_sql) as con:
             result = con.execute(duckdb_sql)
             columns = [column[0] for column in result.description or []]
             return columns, result.fetchall()
 
     def frame(self, duckdb_sql: str):
         """The rows of one DuckDB-dialect statement as a pandas DataFrame."""
-        with self.connect() as con:
+        with self.connect(for_sql=duckdb_sql) as con:
             return con.execute(duckdb_sql).df()
+
+
+def _read_by(duckdb_sql: str, layout: dict[str, tuple[str, bool]]) -> dict[str, tuple[str, bool]]:
+    """The lake tables `duckdb_sql` reads, directly or through a shared or versions view; all of them if unsure.
+
+    Any name that is neither one of ours nor a CTE of the statement (a typo, a catalog table) keeps every view, so
+    what the statement returns, and the error DuckDB raises with its "did you mean", stay as with every view.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        trees = [tree for tree in sqlglot.parse(duckdb_sql, read="duckdb") if tree is not None]
+    except sqlglot.errors.SqlglotError:
+        return layout
+    ctes = {cte.alias_or_name.lower() for tree in trees for cte in tree.find_all(exp.CTE)}
+    by_versions_view = {versions_view(name.split("_", 1)[0]): name.split("_", 1)[0] for name in layout}
+    wanted: set[str] = set()
+    for table in (node for tree in trees for node in tree.find_all(exp.Table)):
+        name = VIEWS.get(table.name.lower(), table.name.lower())
+        if name.removesuffix(HISTORY) in layout:
+            wanted.add(name.removesuffix(HISTORY))
+        elif name in by_versions_view:
+            wanted.update(other for other in layout if other.split("_", 1)[0] == by_versions_view[name])
+        elif name and name not in ctes:  # no name: a table function such as read_parquet(...)
+            return layout
+    return {name: folder for name, folder in layout.items() if name in wanted}
