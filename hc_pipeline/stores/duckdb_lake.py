@@ -110,7 +110,7 @@ class DuckDBLake:
 
 
 def _read_by(duckdb_sql: str, layout: dict[str, tuple[str, bool]]) -> dict[str, tuple[str, bool]]:
-    """The lake tables `duckdb_sql` reads, directly or through a shared or versions view; all of them if unsure.
+    """The lake tables `duckdb_sql` reads, directly, as `<table>_history` or through a shared view; all if unsure.
 
     Any name that is neither one of ours nor a CTE of the statement (a typo, a catalog table) keeps every view, so
     what the statement returns, and the error DuckDB raises with its "did you mean", stay as with every view.
@@ -123,14 +123,16 @@ def _read_by(duckdb_sql: str, layout: dict[str, tuple[str, bool]]) -> dict[str, 
     except sqlglot.errors.SqlglotError:
         return layout
     ctes = {cte.alias_or_name.lower() for tree in trees for cte in tree.find_all(exp.CTE)}
-    by_versions_view = {versions_view(name.split("_", 1)[0]): name.split("_", 1)[0] for name in layout}
+    per_file = {name for name, (_, one_file_each) in layout.items() if one_file_each}
     wanted: set[str] = set()
     for table in (node for tree in trees for node in tree.find_all(exp.Table)):
         name = VIEWS.get(table.name.lower(), table.name.lower())
-        if name.removesuffix(HISTORY) in layout:
+        if table.args.get("db") or table.args.get("catalog"):
+            return layout  # another schema or catalog: DuckDB resolves it, not this
+        if name in layout:
+            wanted.add(name)
+        elif name.endswith(HISTORY) and name.removesuffix(HISTORY) in per_file:
             wanted.add(name.removesuffix(HISTORY))
-        elif name in by_versions_view:
-            wanted.update(other for other in layout if other.split("_", 1)[0] == by_versions_view[name])
         elif name and name not in ctes:  # no name: a table function such as read_parquet(...)
-            return layout
+            return layout  # also `<domain>_file_versions` read directly: rare enough to create every view for
     return {name: folder for name, folder in layout.items() if name in wanted}
