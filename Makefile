@@ -36,9 +36,11 @@ postgres:
 demo: install
 	HC_HOME=$(HC_HOME) $(VENV)/bin/hc-pipeline demo
 
-# The 15 slowest tests are listed, so the suite's budget (well under 15 minutes) stays in view.
+# The 15 slowest tests are listed, so the suite's budget (well under 15 minutes) stays in view. Two pytest-xdist
+# workers; hc_pipeline_tests/conftest.py keeps each module (the e2e modules: all of them) on one worker.
+PYTEST_WORKERS ?= 2
 test: install browser postgres
-	$(PY) -m pytest -q --durations=15 hc_pipeline_tests
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --durations=15 hc_pipeline_tests
 
 # The house style (ruff.toml): lint rules and the formatter, checked here and in CI before the tests.
 # The CloudFormation template too (cfn-lint), and the IAM policy JSON generated from it must be current.

@@ -46,6 +46,49 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
+# Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`) a group of tests runs whole on one worker, so each
+# module's module-scoped fixtures are built once, not once per worker. Groups are chosen here by path: pytest 9.2
+# ignores the nodeid suffix xdist's `xdist_group` marks rely on (pytest-xdist issue #1386), and we want the same
+# groups anyway: a module each, test_pipeline's modules together (one package-scoped corpus), and the e2e modules
+# together (each starts a daemon and a webserver, with Chromium or PostgreSQL: they take turns, in file order).
+_PACKAGE_GROUPS = ("hc_pipeline_tests/test_e2e/", "hc_pipeline_tests/test_pipeline/")
+# The longest groups start first, so neither worker is left with one of them at the end.
+_LONGEST_FIRST = (
+    "hc_pipeline_tests/test_e2e/",
+    "hc_pipeline_tests/test_aws/test_s3_pipeline.py",
+    "hc_pipeline_tests/test_aws/test_s3_outage.py",
+    "hc_pipeline_tests/test_exactly_once/test_killed_run.py",
+)
+
+
+def xdist_group_of(nodeid: str) -> str:
+    module = nodeid.split("::", 1)[0]
+    return next((package for package in _PACKAGE_GROUPS if module.startswith(package)), module)
+
+
+try:
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:  # plain pytest: nothing to schedule
+    LoadScopeScheduling = None
+
+if LoadScopeScheduling is not None:
+
+    class _GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group_of(nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            for group in reversed(_LONGEST_FIRST):
+                if group in self.workqueue:
+                    self.workqueue.move_to_end(group, last=False)
+            super()._assign_work_unit(node)
+
+    def pytest_xdist_make_scheduler(config: pytest.Config, log):
+        if config.getvalue("dist") == "loadgroup":
+            return _GroupScheduling(config, log)
+        return None
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch) -> Path:
     """An empty HC_HOME for one test."""

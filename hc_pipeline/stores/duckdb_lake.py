@@ -8,7 +8,7 @@ from typing import Any
 
 import duckdb
 
-from hc_pipeline.sql import create_duckdb_views
+from hc_pipeline.sql import VIEWS, create_duckdb_views
 from hc_pipeline.sql.versions import HISTORY, duckdb_current, duckdb_file_versions, duckdb_history, versions_view
 
 MEMORY_LIMIT = "1GB"
@@ -61,11 +61,15 @@ class DuckDBLake:
             yield from (file[len(base) + 1 :] for file in self.filesystem.find(self.lake_uri))
 
     @contextlib.contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection with one view per lake table, closed on exit; `read_only` locks it to reading the lake."""
+    def connect(self, read_only: bool = False, for_sql: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection with one view per lake table, closed on exit; `read_only` locks it to reading the lake.
+
+        With `for_sql`, only the views that statement reads: binding a view reads the footer of every parquet file
+        below it (on S3, one request each), so views over tables the statement never names cost the most.
+        """
         # Past the limit DuckDB spills its sorts, joins and windows to disk: a report over 10M stays then holds
-        # about 1 GB instead of most of the machine (DuckDB's default: 80% of it).
-        # Its own spill folder: DuckDB names its temporary files alike in every process.
+        # about 1 GB instead of most of the machine (DuckDB's default: 80% of it). Each connection spills to a
+        # folder of its own: DuckDB names its temporary files alike in every process.
         with (
             tempfile.TemporaryDirectory(prefix="hc_pipeline-duckdb-") as spill,
             duckdb.connect(
@@ -76,6 +80,8 @@ class DuckDBLake:
                 # httpfs is not in the duckdb wheel and cannot be fetched offline; s3fs brings endpoint and credentials.
                 con.register_filesystem(self.filesystem)
             layout = self._layout()
+            if for_sql is not None:
+                layout = _read_by(for_sql, layout)
             self._create_table_views(con, layout)
             create_duckdb_views(con, set(layout))
             if read_only:
@@ -104,12 +110,41 @@ class DuckDBLake:
 
     def rows(self, duckdb_sql: str, read_only: bool = False) -> tuple[list[str], list[tuple]]:
         """Column names and rows of one DuckDB-dialect statement."""
-        with self.connect(read_only=read_only) as con:
+        with self.connect(read_only=read_only, for_sql=duckdb_sql) as con:
             result = con.execute(duckdb_sql)
             columns = [column[0] for column in result.description or []]
             return columns, result.fetchall()
 
     def frame(self, duckdb_sql: str):
         """The rows of one DuckDB-dialect statement as a pandas DataFrame."""
-        with self.connect() as con:
+        with self.connect(for_sql=duckdb_sql) as con:
             return con.execute(duckdb_sql).df()
+
+
+def _read_by(duckdb_sql: str, layout: dict[str, tuple[str, bool]]) -> dict[str, tuple[str, bool]]:
+    """The lake tables `duckdb_sql` reads, directly, as `<table>_history` or through a shared view; all if unsure.
+
+    Any name that is neither one of ours nor a CTE of the statement (a typo, a catalog table) keeps every view, so
+    what the statement returns, and the error DuckDB raises with its "did you mean", stay as with every view.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        trees = [tree for tree in sqlglot.parse(duckdb_sql, read="duckdb") if tree is not None]
+    except sqlglot.errors.SqlglotError:
+        return layout
+    ctes = {cte.alias_or_name.lower() for tree in trees for cte in tree.find_all(exp.CTE)}
+    per_file = {name for name, (_, one_file_each) in layout.items() if one_file_each}
+    wanted: set[str] = set()
+    for table in (node for tree in trees for node in tree.find_all(exp.Table)):
+        name = VIEWS.get(table.name.lower(), table.name.lower())
+        if table.args.get("db") or table.args.get("catalog"):
+            return layout  # another schema or catalog: DuckDB resolves it, not this
+        if name in layout:
+            wanted.add(name)
+        elif name.endswith(HISTORY) and name.removesuffix(HISTORY) in per_file:
+            wanted.add(name.removesuffix(HISTORY))
+        elif name and name not in ctes:  # no name: a table function such as read_parquet(...)
+            return layout  # also `<domain>_file_versions` read directly: rare enough to create every view for
+    return {name: folder for name, folder in layout.items() if name in wanted}
