@@ -7,6 +7,7 @@ from hc_pipeline.assets.reports import report_asset, run_report
 from hc_pipeline.metadata import markdown_table
 from hc_pipeline.resources.exports import EXPORTED_REPORTS, ReportExports
 from hc_pipeline.resources.query_engine import QueryEngine
+from hc_pipeline.resources.storage import LakeStorage
 from hc_pipeline.sql import column_descriptions, render_sql
 
 DOMAIN = "patients"
@@ -32,18 +33,20 @@ def _sql_report(name: str, description: str, summary_rows: int = 10):
     "readmissions",
     "One row per discharged stay: length of stay and whether the next admission came within 30 days.",
 )
-def readmissions(query_engine: QueryEngine) -> dg.Output[pd.DataFrame]:
+def readmissions(query_engine: QueryEngine, storage: LakeStorage) -> dg.Output:
     # One row per stay of a patient: the preview shows no dates and only hashed ids, and the summary only totals.
-    frame, metadata = run_report(
+    # Written to the lake as the rows come: the table has as many rows as the lake has stays.
+    table, metadata = run_report(
         query_engine,
         render_sql("readmissions"),
         STAY_PREVIEW,
         masked=("patient_id",),
         descriptions=column_descriptions("readmissions"),
+        write_to=storage.path("lake", DOMAIN, "readmissions", "data.parquet"),
     )
-    readmitted = int(frame["readmitted_within_30_days"].fillna(False).astype(bool).sum())
-    totals = pd.DataFrame({"stays": [len(frame)], "readmitted_within_30_days": [readmitted]})
-    return dg.Output(frame, metadata={**metadata, "summary": dg.MetadataValue.md(markdown_table(totals))})
+    readmitted = int(pd.Series(table.column("readmitted_within_30_days")).fillna(False).astype(bool).sum())
+    totals = pd.DataFrame({"stays": [table.num_rows], "readmitted_within_30_days": [readmitted]})
+    return dg.Output(table, metadata={**metadata, "summary": dg.MetadataValue.md(markdown_table(totals))})
 
 
 readmission_rates = _sql_report(

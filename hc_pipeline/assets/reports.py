@@ -4,10 +4,12 @@ import time
 
 import dagster as dg
 import pandas as pd
+from upath import UPath
 
 from hc_pipeline.assets.retries import retried
 from hc_pipeline.metadata import table_metadata
 from hc_pipeline.resources.query_engine import QueryEngine
+from hc_pipeline.stores.file_table import FileTable
 
 # Refresh once the per-file runs of a batch are done, whichever partitions are missing (unreadable files).
 REFRESH = (
@@ -35,10 +37,14 @@ def run_report(
     preview_columns: list[str] | None = None,
     masked: tuple[str, ...] = (),
     descriptions: dict[str, str] | None = None,
-) -> tuple[pd.DataFrame, dict]:
-    """Run the report's SQL; the metadata describes its columns and says what it cost (Athena: query id, bytes)."""
+    write_to: UPath | None = None,
+) -> tuple[pd.DataFrame | FileTable, dict]:
+    """Run the report's SQL; the metadata describes its columns and says what it cost (Athena: query id, bytes).
+
+    With `write_to` (the report's lake file), the rows are written there as they come and a `FileTable` returned.
+    """
     started = time.perf_counter()
-    frame, stats = engine.query_with_stats(sql)
+    frame, stats = engine.query_with_stats(sql) if write_to is None else engine.query_to_table(sql, write_to)
     cost = stats.to_metadata() if stats else {}
     metadata = table_metadata(frame, preview_columns, masked, descriptions)
     return frame, {**metadata, **cost, "query_seconds": round(time.perf_counter() - started, 3)}

@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import pandas as pd
 from pydantic import Field
+from upath import UPath
 
 from hc_pipeline.resources.storage import LakeStorage
 from hc_pipeline.sql import athena_to_duckdb
+from hc_pipeline.stores.file_table import FileTable, TableWriter
 from hc_pipeline.stores.query_stats import QueryStats
 
 if TYPE_CHECKING:  # duckdb loads when a query runs, not with the code location
@@ -29,6 +31,11 @@ class QueryEngine(dg.ConfigurableResource, ABC):
     def query_with_stats(self, sql: str) -> tuple[pd.DataFrame, QueryStats | None]:
         """The rows and what the query cost; None where the engine does not measure it (DuckDB)."""
         return self.query(sql), None
+
+    def query_to_table(self, sql: str, path: UPath) -> tuple[FileTable, QueryStats | None]:
+        """The rows written to `path` as parquet, and what the query cost."""
+        frame, stats = self.query_with_stats(sql)
+        return TableWriter(path).write_all([frame]), stats
 
     @abstractmethod
     def tables(self) -> list[str]:
@@ -60,3 +67,7 @@ class DuckDBQueryEngine(QueryEngine):
 
     def query(self, sql: str) -> pd.DataFrame:
         return self.lake.frame(athena_to_duckdb(sql))
+
+    def query_to_table(self, sql: str, path: UPath) -> tuple[FileTable, QueryStats | None]:
+        # Written as DuckDB hands the rows over: a report of one row per stay never sits whole in pandas.
+        return TableWriter(path).write_all(self.lake.frames(athena_to_duckdb(sql))), None

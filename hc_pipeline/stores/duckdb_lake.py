@@ -120,6 +120,18 @@ class DuckDBLake:
         with self.connect(for_sql=duckdb_sql) as con:
             return con.execute(duckdb_sql).df()
 
+    def frames(self, duckdb_sql: str, vectors: int = 64) -> Iterator:
+        """The rows of one statement as pandas DataFrames of `vectors` x 2,048 rows, typed as `frame` types them
+        (one empty frame when there are none); the connection stays open until the last is taken."""
+        with self.connect(for_sql=duckdb_sql) as con:
+            result = con.execute(duckdb_sql)
+            chunk = result.fetch_df_chunk(vectors)
+            yield chunk
+            while len(chunk):
+                chunk = result.fetch_df_chunk(vectors)
+                if len(chunk):
+                    yield chunk
+
 
 def _read_by(duckdb_sql: str, layout: dict[str, tuple[str, bool]]) -> dict[str, tuple[str, bool]]:
     """The lake tables `duckdb_sql` reads, directly, as `<table>_history` or through a shared view; all if unsure.
