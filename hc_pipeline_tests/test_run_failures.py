@@ -38,19 +38,17 @@ def successful_runs(home) -> dict[str, int]:
 
 
 class FillsUp(io.RawIOBase):
-    """A file being written on a disk that fills up: its first write lands, the next ones fail with ENOSPC."""
+    """A file being written on a disk that fills up: half of its first write lands, then ENOSPC."""
 
     def __init__(self, handle, path: str):
-        self._handle, self._path, self._written = handle, path, False
+        self._handle, self._path = handle, path
 
     def writable(self) -> bool:
         return True
 
     def write(self, data) -> int:
-        if self._written:
-            raise OSError(errno.ENOSPC, "No space left on device", self._path)
-        self._written = True
-        return self._handle.write(data)
+        self._handle.write(bytes(data)[: max(len(data) // 2, 1)])
+        raise OSError(errno.ENOSPC, "No space left on device", self._path)
 
     def tell(self) -> int:
         return self._handle.tell()
@@ -61,18 +59,10 @@ class FillsUp(io.RawIOBase):
 
 
 def fill_the_disk_on(folder: str, monkeypatch) -> list[str]:
-    """Writes of files under `folder`, whole or streamed, put some bytes on disk, then fail with ENOSPC, as a full
-    disk does."""
+    """Files written under `folder` get half their first bytes on disk, then ENOSPC, as on a full disk."""
     failed = []
     upath = type(UPath("/"))
-    write_bytes, open_ = upath.write_bytes, upath.open
-
-    def half_then_full(path, data):
-        if f"/{folder}/" not in str(path):
-            return write_bytes(path, data)
-        write_bytes(path, data[: len(data) // 2])
-        failed.append(str(path))
-        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+    open_ = upath.open
 
     def open_then_full(path, mode="r", *args, **kwargs):
         handle = open_(path, mode, *args, **kwargs)
@@ -81,7 +71,6 @@ def fill_the_disk_on(folder: str, monkeypatch) -> list[str]:
         failed.append(str(path))
         return FillsUp(handle, str(path))
 
-    monkeypatch.setattr(upath, "write_bytes", half_then_full)
     monkeypatch.setattr(upath, "open", open_then_full)
     return failed
 

@@ -30,7 +30,7 @@ from hc_pipeline.run_dates import RunDates
 from hc_pipeline.schemas.file_rows import QuarantinedRows, RawRows
 from hc_pipeline.schemas.rules import RuleGroup
 from hc_pipeline.sources.errors import NotStreamable, UnreadableFile
-from hc_pipeline.stores.file_table import FileTable, TableWriter, frames, row_count
+from hc_pipeline.stores.file_table import FileTable, frames, row_count, write_table
 
 Reader = Callable[[bytes, str], pd.DataFrame]
 # (landed stream, key) -> the raw rows in batches, or NotStreamable for a file only `Reader` can read
@@ -72,12 +72,12 @@ def read_step(
         if stream is not None:
             try:
                 with landing.open(obj.key, obj.version) as handle:
-                    return TableWriter(path).write_all(stream(handle, obj.key))
+                    return write_table(path, stream(handle, obj.key))
             except NotStreamable:
                 pass
         whole = read(landing.read_bytes(obj.key, obj.version), obj.key)
         batches = (whole[start : start + BATCH_ROWS] for start in range(0, len(whole) or 1, BATCH_ROWS))
-        return TableWriter(path).write_all(batches)
+        return write_table(path, batches)
 
     def read_file(obj: LandedObject, partition_key: str, landing: LandingZone, storage: LakeStorage, log) -> StepResult:
         try:
@@ -174,7 +174,7 @@ def curate_step(
                 warned += int((curated["warnings"].list.len() > 0).sum())
                 yield curated
 
-        return CuratedTable(TableWriter(path).write_all(observed()), tally, dict(failures), warned)
+        return CuratedTable(write_table(path, observed()), tally, dict(failures), warned)
 
     def curate(
         raw: pd.DataFrame | FileTable,

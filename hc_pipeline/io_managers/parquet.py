@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 from upath import UPath
 
 from hc_pipeline.resources.storage import LakeStorage
-from hc_pipeline.stores.file_table import FileTable, TableWriter, arrow_dtype_for
+from hc_pipeline.stores.file_table import FileTable, arrow_dtype_for, write_table
 
 EXTENSION = ".parquet"
 
@@ -58,7 +58,7 @@ class ParquetUPathIOManager(dg.UPathIOManager):
             if str(obj.path) != str(path):
                 obj.path.fs.copy(obj.path.path, path.path)
             return
-        TableWriter(path).write_all([obj])
+        write_table(path, [obj])
 
     def after_write(self, asset_key: dg.AssetKey, partitioned: bool, path: UPath) -> dict:
         """What else a write brings into line (none here), as output metadata."""

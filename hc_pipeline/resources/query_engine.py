@@ -12,7 +12,7 @@ from upath import UPath
 
 from hc_pipeline.resources.storage import LakeStorage
 from hc_pipeline.sql import athena_to_duckdb
-from hc_pipeline.stores.file_table import FileTable, TableWriter
+from hc_pipeline.stores.file_table import FileTable, write_table
 from hc_pipeline.stores.query_stats import QueryStats
 
 if TYPE_CHECKING:  # duckdb loads when a query runs, not with the code location
@@ -35,7 +35,7 @@ class QueryEngine(dg.ConfigurableResource, ABC):
     def query_to_table(self, sql: str, path: UPath) -> tuple[FileTable, QueryStats | None]:
         """The rows written to `path` as parquet, and what the query cost."""
         frame, stats = self.query_with_stats(sql)
-        return TableWriter(path).write_all([frame]), stats
+        return write_table(path, [frame]), stats
 
     @abstractmethod
     def tables(self) -> list[str]:
@@ -70,4 +70,4 @@ class DuckDBQueryEngine(QueryEngine):
 
     def query_to_table(self, sql: str, path: UPath) -> tuple[FileTable, QueryStats | None]:
         # Written as DuckDB hands the rows over: a report of one row per stay never sits whole in pandas.
-        return TableWriter(path).write_all(self.lake.frames(athena_to_duckdb(sql))), None
+        return write_table(path, self.lake.frames(athena_to_duckdb(sql))), None

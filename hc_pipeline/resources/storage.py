@@ -1,8 +1,6 @@
 """The storage root and its zones: lake, quarantine and insights, written whole or not at all."""
 
-import errno
 import json
-import uuid
 from typing import Any
 
 import dagster as dg
@@ -11,6 +9,7 @@ from upath import UPath
 
 from hc_pipeline.stores.environment import fsspec_options
 from hc_pipeline.stores.names import bounded_name
+from hc_pipeline.stores.whole_writes import written_whole
 
 
 class LakeStorage(dg.ConfigurableResource):
@@ -38,26 +37,9 @@ class LakeStorage(dg.ConfigurableResource):
         return self.path().fs
 
     def write_bytes(self, path: UPath, data: bytes) -> UPath:
-        """Write so that readers see the old object or the whole new one, never a part.
-
-        Locally: write a hidden partial file, then rename it. On S3: s3fs sends one PutObject below its
-        block size (50 MB) and a multipart upload above it; S3 shows neither until it is complete, and
-        an abandoned multipart upload stays invisible (a lifecycle rule should abort it).
-        """
-        if path.protocol in ("", "file", "local"):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f".{bounded_name(path.name, 120)}.{uuid.uuid4().hex}.partial")
-            try:
-                partial.write_bytes(data)
-                partial.rename(path)
-            except BaseException as error:
-                partial.unlink(missing_ok=True)  # a failed write (disk full, interrupt) leaves nothing behind
-                if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
-                    # Name the file being written, not its hidden temporary twin.
-                    raise OSError(error.errno, error.strerror, str(path)) from error
-                raise
-        else:
-            path.write_bytes(data)
+        """Write so that readers see the old object or the whole new one, never a part (`written_whole`)."""
+        with written_whole(path) as sink:
+            sink.write(data)
         return path
 
     def write_json(self, path: UPath, payload: dict) -> UPath:

@@ -1,9 +1,7 @@
 """One per-file table in the lake as a parquet file, written and read row group by row group."""
 
 import contextlib
-import errno
 import json
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -13,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
-from hc_pipeline.stores.names import bounded_name
+from hc_pipeline.stores.whole_writes import written_whole
 
 
 def arrow_dtype_for(arrow_type: pa.DataType):
@@ -80,74 +78,28 @@ class FileTable:
             return pq.read_table(handle, columns=[name]).column(name).to_numpy()
 
 
-class TableWriter:
-    """Writes one table row group by row group; readers see the finished file or none of it.
-
-    Locally a hidden partial file is renamed into place; on S3 s3fs sends a multipart upload, which S3 shows
-    only when it completes.
-    """
-
-    def __init__(self, path: UPath):
-        self.path = path
-        self._local = path.protocol in ("", "file", "local")
-        self._target = (
-            path.with_name(f".{bounded_name(path.name, 120)}.{uuid.uuid4().hex}.partial") if self._local else path
-        )
-        self._sink = None
-        self._writer: pq.ParquetWriter | None = None
-        self._schema: pa.Schema | None = None
-        self._rows = 0
-
-    def write(self, frame: pd.DataFrame) -> None:
-        """Append the frame as one row group (its columns as the first frame's)."""
-        if self._writer is None:
-            table = to_arrow(frame)
-            if self._local:
-                self._target.parent.mkdir(parents=True, exist_ok=True)
-            self._schema = table.schema
-            self._sink = self._target.open("wb")
-            self._writer = pq.ParquetWriter(self._sink, self._schema)
-        else:
-            table = to_arrow(frame, self._schema)
-        self._writer.write_table(table)
-        self._rows += len(frame)
-
-    def write_all(self, frames: Iterable[pd.DataFrame]) -> "FileTable":
-        """Write every frame, then close; on any error nothing is left behind."""
+def write_table(path: UPath, batches: Iterable[pd.DataFrame]) -> FileTable:
+    """Write each frame as one row group (columns typed as the first frame's); readers see the finished file or
+    none of it."""
+    writer, schema, rows = None, None, 0
+    with written_whole(path) as sink:
         try:
-            for frame in frames:
-                self.write(frame)
-            return self.close()
-        except BaseException as error:
-            self.abort()
-            if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
-                # Name the table being written, not its hidden temporary twin.
-                raise OSError(error.errno, error.strerror, str(self.path)) from error
+            for frame in batches:
+                table = to_arrow(frame, schema)
+                if writer is None:
+                    schema = table.schema
+                    writer = pq.ParquetWriter(sink, schema)
+                writer.write_table(table)
+                rows += len(frame)
+        except BaseException:
+            if writer is not None:
+                with contextlib.suppress(Exception):  # its footer may fail to write too (a full disk)
+                    writer.close()
             raise
-
-    def close(self) -> FileTable:
-        """Finish the file and put it in place."""
-        if self._writer is None:
-            raise ValueError(f"{self.path}: no rows or columns were written")
-        self._writer.close()
-        self._sink.close()
-        if self._local:
-            self._target.rename(self.path)
-        return FileTable(self.path, self._rows, self._schema)
-
-    def abort(self) -> None:
-        """Drop what was written."""
-        if self._writer is not None:
-            with contextlib.suppress(Exception):  # its footer may fail to write too (a full disk)
-                self._writer.close()
-        if self._sink is not None:
-            discard = getattr(self._sink, "discard", None)  # an s3fs upload not yet completed
-            if discard is not None and not self._local:
-                discard()
-            else:
-                self._sink.close()
-        if self._local:
-            self._target.unlink(missing_ok=True)
+        if writer is None:
+            raise ValueError(f"{path}: no rows or columns were written")
+        writer.close()
+    return FileTable(path, rows, schema)
 
 
 def frames(table: "pd.DataFrame | FileTable", columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
