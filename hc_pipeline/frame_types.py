@@ -39,7 +39,7 @@ def file_frame_type(name: str, description: str, one_row_per_record: bool = True
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)  # dagster-pandas is on the card: chosen knowingly
-        frames = create_dagster_pandas_dataframe_type(
+        pandas_type = create_dagster_pandas_dataframe_type(
             name=name,
             description=f"{description}\n\n`source_file`: {SOURCE_FILE} `source_row`: {SOURCE_ROW}",
             columns=[
@@ -52,13 +52,13 @@ def file_frame_type(name: str, description: str, one_row_per_record: bool = True
     def type_check(context, value) -> dg.TypeCheck:
         if isinstance(value, FileTable):
             return table_check(value, one_row_per_record)
-        return frames.type_check(context, value)
+        return pandas_type.type_check(context, value)
 
     return dg.DagsterType(
         type_check_fn=type_check,
         name=name,
-        loader=frames.loader,
-        description=frames.description,
+        loader=pandas_type.loader,
+        description=pandas_type.description,
         typing_type=pd.DataFrame,
     )
 

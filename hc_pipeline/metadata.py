@@ -7,7 +7,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from hc_pipeline.checks.masking import mask_id
-from hc_pipeline.stores.file_table import FileTable
+from hc_pipeline.stores.file_table import FileTable, row_count
 
 
 def table_metadata(
@@ -17,7 +17,6 @@ def table_metadata(
     descriptions: Mapping[str, str] | None = None,
 ) -> dict:
     """Row count, column schema (with each documented column's description) and a non-identifying preview."""
-    rows = df.num_rows if isinstance(df, FileTable) else len(df)
     head = df.head(5)
     columns = [c for c in (preview_columns or list(head.columns)) if c in head.columns]
     preview = head[columns].copy()
@@ -25,7 +24,7 @@ def table_metadata(
         if column in preview:
             preview[column] = preview[column].map(mask_id).astype(object)
     return {
-        "dagster/row_count": rows,
+        "dagster/row_count": row_count(df),
         "dagster/column_schema": column_schema(head, descriptions or {}),
         "preview": dg.MetadataValue.md(markdown_table(preview)),
     }

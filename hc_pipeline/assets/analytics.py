@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from hc_pipeline.assets.reports import report_asset, run_report
+from hc_pipeline.io_managers.parquet import lake_file
 from hc_pipeline.metadata import markdown_table
 from hc_pipeline.resources.exports import EXPORTED_REPORTS, ReportExports
 from hc_pipeline.resources.query_engine import QueryEngine
@@ -42,7 +43,7 @@ def readmissions(query_engine: QueryEngine, storage: LakeStorage) -> dg.Output:
         STAY_PREVIEW,
         masked=("patient_id",),
         descriptions=column_descriptions("readmissions"),
-        write_to=storage.path("lake", DOMAIN, "readmissions", "data.parquet"),
+        write_to=lake_file(storage, dg.AssetKey([DOMAIN, "readmissions"])),
     )
     readmitted = int(pd.Series(table.column("readmitted_within_30_days")).fillna(False).astype(bool).sum())
     totals = pd.DataFrame({"stays": [table.num_rows], "readmitted_within_30_days": [readmitted]})

@@ -17,7 +17,7 @@ from hc_pipeline.assets.retries import retried
 from hc_pipeline.checks.builders import RuleTally, group_result, group_specs, spec
 from hc_pipeline.curation.rules import Curation
 from hc_pipeline.frame_types import per_file_types
-from hc_pipeline.io_managers.parquet import partition_file
+from hc_pipeline.io_managers.parquet import lake_file
 from hc_pipeline.metadata import model_descriptions, table_metadata
 from hc_pipeline.partitions import files_partitions
 from hc_pipeline.resources.landing import LandedObject, LandingZone
@@ -68,7 +68,7 @@ def read_step(
     docs = {**model_descriptions(RawRows), **landed_docs}
 
     def read_table(obj: LandedObject, partition_key: str, landing: LandingZone, storage: LakeStorage) -> FileTable:
-        path = partition_file(storage, key, partition_key)
+        path = lake_file(storage, key, partition_key)
         if stream is not None:
             try:
                 with landing.open(obj.key, obj.version) as handle:
@@ -184,7 +184,7 @@ def curate_step(
         query_engine: QueryEngine,
         rules_date: dt.date,
     ) -> StepResult:
-        path = partition_file(storage, curated_key, partition_key)
+        path = lake_file(storage, curated_key, partition_key)
         resolved = resolve(
             lambda: frames(raw),
             read_parquet_folder(storage.path("lake", domain, "decisions"), LEDGER_COLUMNS),

@@ -9,11 +9,14 @@ from hc_pipeline.resources.storage import LakeStorage
 from hc_pipeline.stores.file_table import FileTable, arrow_dtype_for, write_table
 
 EXTENSION = ".parquet"
+# Unpartitioned tables get a folder too, so every table has one LOCATION.
+UNPARTITIONED = "data"
 
 
-def partition_file(storage: LakeStorage, asset_key: dg.AssetKey, partition_key: str) -> UPath:
-    """Where the lake keeps one partition of a per-file asset; a step that streams its table writes it there."""
-    return storage.path("lake", *asset_key.path, f"{partition_key}{EXTENSION}")
+def lake_file(storage: LakeStorage, asset_key: dg.AssetKey, partition_key: str | None = None) -> UPath:
+    """Where the lake keeps one partition of an asset, or an unpartitioned asset's table (its folder's `data`);
+    a step that streams its table writes it there."""
+    return storage.path("lake", *asset_key.path, f"{partition_key or UNPARTITIONED}{EXTENSION}")
 
 
 class ParquetUPathIOManager(dg.UPathIOManager):
@@ -30,9 +33,8 @@ class ParquetUPathIOManager(dg.UPathIOManager):
         self._written: dict[str, pd.DataFrame | FileTable] = {}
 
     def get_asset_relative_path(self, context) -> UPath:
-        # Unpartitioned tables get a folder too, so every table has one LOCATION.
         path = UPath(*context.asset_key.path)
-        return path if context.has_asset_partitions else path / "data"
+        return path if context.has_asset_partitions else path / UNPARTITIONED
 
     def partition_paths(self, context: dg.InputContext) -> dict[str, UPath]:
         """The parquet file of each partition an input covers, in this IO manager's layout."""
@@ -66,7 +68,7 @@ class ParquetUPathIOManager(dg.UPathIOManager):
 
     def write_partition(self, asset_key: dg.AssetKey, partition_key: str, obj: pd.DataFrame | FileTable) -> dict:
         """Store one partition's frame from a batch step, where it lands in an asset step; returns its metadata."""
-        path = partition_file(self._storage, asset_key, partition_key)
+        path = lake_file(self._storage, asset_key, partition_key)
         self.make_directory(path.parent)
         self.write_frame(path, obj)
         return {"path": dg.MetadataValue.path(str(path)), **self.after_write(asset_key, True, path)}

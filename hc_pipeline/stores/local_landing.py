@@ -65,12 +65,8 @@ class LocalLanding:
         return found
 
     def read_bytes(self, key: str, version: str | None = None) -> bytes:
-        data = (self.landing / key).read_bytes()
-        if version and hashlib.md5(data, usedforsecurity=False).hexdigest() != version:
-            raise VersionChanged(
-                f"{key}: the file changed after version {version} landed; the new version is its own partition"
-            )
-        return data
+        with self.open(key, version) as handle:
+            return handle.read()
 
     def open(self, key: str, version: str | None = None) -> BinaryIO:
         """The file as a stream; with `version`, reading its end raises if its content is not that version."""
