@@ -2,6 +2,7 @@
 
 import contextlib
 import errno
+import glob
 import uuid
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -15,14 +16,18 @@ from hc_pipeline.stores.names import bounded_name
 def written_whole(path: UPath) -> Iterator[BinaryIO]:
     """A handle whose bytes become `path` when the block ends; on any error nothing is left behind.
 
-    Locally: a hidden partial file beside `path`, renamed into place. On S3: s3fs sends one PutObject below its
+    Locally: a hidden partial file beside `path`, renamed into place; partials of `path` that a killed process left
+    are removed first (one file is written by one step at a time). On S3: s3fs sends one PutObject below its
     block size (50 MB) and a multipart upload above it; S3 shows neither until it is complete, and an upload the
     block abandons is discarded (a lifecycle rule should abort any a killed process leaves).
     """
     local = path.protocol in ("", "file", "local")
-    target = path.with_name(f".{bounded_name(path.name, 120)}.{uuid.uuid4().hex}.partial") if local else path
+    hidden = f".{bounded_name(path.name, 120)}"
+    target = path.with_name(f"{hidden}.{uuid.uuid4().hex}.partial") if local else path
     if local:
         path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f"{glob.escape(hidden)}.*.partial"):
+            stale.unlink(missing_ok=True)
     sink = target.open("wb")
     try:
         yield sink

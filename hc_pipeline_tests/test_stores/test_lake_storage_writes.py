@@ -21,3 +21,16 @@ def test_quarantine_of_a_file_with_a_240_character_name(tmp_path):
     copy = storage.quarantine_file("patients", "part@1", name, b"\x00\xff", {"file": f"patients/{name}"})
     assert copy.read_bytes() == b"\x00\xff" and len(copy.name) <= 200 and copy.name.endswith(".csv")
     assert (tmp_path / "quarantine" / "patients" / "part@1" / f"{copy.name}.reason.json").exists()
+
+
+def test_the_next_write_of_a_file_removes_the_partial_a_killed_writer_left_and_no_other(tmp_path):
+    storage = LakeStorage(root=str(tmp_path))
+    folder = tmp_path / "lake" / "patients" / "raw_records"
+    folder.mkdir(parents=True)
+    left = folder / ".a[1].parquet.0123abcd.partial"  # a glob metacharacter in the name must not widen the match
+    other = folder / ".b.parquet.4567ef.partial"
+    left.write_bytes(b"half")
+    other.write_bytes(b"half")
+    storage.write_bytes(storage.path("lake", "patients", "raw_records", "a[1].parquet"), b"data")
+    assert sorted(p.name for p in folder.iterdir()) == [other.name, "a[1].parquet"]
+    assert (folder / "a[1].parquet").read_bytes() == b"data"
