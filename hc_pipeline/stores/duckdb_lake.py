@@ -11,7 +11,7 @@ import duckdb
 from hc_pipeline.sql import VIEWS, create_duckdb_views
 from hc_pipeline.sql.versions import HISTORY, duckdb_current, duckdb_file_versions, duckdb_history, versions_view
 
-MEMORY_LIMIT = "1GB"
+MEMORY_LIMIT = "768MB"
 
 
 class DuckDBLake:
