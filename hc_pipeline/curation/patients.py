@@ -121,12 +121,15 @@ def curate_batches(
     batches: Callable[[], Iterable[pd.DataFrame]], run_date: dt.date, keep: Callable[[pd.DataFrame], np.ndarray | None]
 ) -> Iterator[Curation]:
     """`curate` over a file's batches, one curation per batch, the same as the whole file's."""
-    first, second = itertools.islice(itertools.chain(batches(), [None, None]), 2)
+    sweep = iter(batches())
+    first, second = itertools.islice(itertools.chain(sweep, [None, None]), 2)
     if second is None:  # one batch: the whole file at once, no sweep ahead
         if first is not None:
             yield curate(first, run_date, keep(first))
         return
-    staging = file_staging(batches, run_date)
+    ahead = itertools.chain([first, second], sweep)  # the sweep that counts the LOS groups goes on from here
+    del first, second
+    staging = file_staging(lambda: ahead, run_date)
     for raw in batches():
         yield curate(raw, run_date, keep(raw), staging)
 
