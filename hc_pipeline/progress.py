@@ -1,10 +1,43 @@
 """What a long `run` shows while it works: one line per file (n of N, rows, rows/s), live on a terminal."""
 
+import contextlib
 import time
-from collections.abc import Callable
-from typing import TextIO
+from collections.abc import Callable, Iterable, Iterator, Sized
+from contextvars import ContextVar
+from typing import TextIO, TypeVar
 
 CLEAR_LINE = "\r\x1b[K"
+BAR_WIDTH = 20
+REDRAW_SECONDS = 0.2
+
+Frame = TypeVar("Frame", bound=Sized)
+# (phase, rows so far, rows in all or None): how the steps of the file in hand report rows as they go
+Advance = Callable[[str, int, "int | None"], None]
+_ADVANCE: ContextVar[Advance | None] = ContextVar("hc_progress", default=None)
+
+
+@contextlib.contextmanager
+def shown_to(advance: Advance | None) -> Iterator[None]:
+    """While the block runs (steps in this process), `counted` reports to `advance`."""
+    token = _ADVANCE.set(advance)
+    try:
+        yield
+    finally:
+        _ADVANCE.reset(token)
+
+
+def counted(frames: Iterable[Frame], phase: str, total: int | None = None) -> Iterator[Frame]:
+    """The frames unchanged; each one's rows reported, once the consumer is done with it, to whoever shows them."""
+    advance = _ADVANCE.get()
+    if advance is None:
+        yield from frames
+        return
+    rows = 0
+    advance(phase, rows, total)
+    for frame in frames:
+        yield frame
+        rows += len(frame)
+        advance(phase, rows, total)
 
 
 class FileProgress:
@@ -15,10 +48,13 @@ class FileProgress:
         self.live = out.isatty()
         self.done = 0
         self._started = 0.0
+        self._key = ""
+        self._phase: tuple[str, float] = ("", 0.0)  # the phase shown and when it began
+        self._drawn = 0.0
 
     def start(self, key: str) -> None:
         """The next file begins."""
-        self._started = self.clock()
+        self._started, self._key, self._phase = self.clock(), key, ("", 0.0)
         if self.live:
             self.out.write(f"{CLEAR_LINE}{self._prefix()} {key} ...")
             self.out.flush()
@@ -27,10 +63,30 @@ class FileProgress:
         """The file ended with `rows` read (None if unknown) and its outcome (`curated`, `stopped by checks`, ...);
         `seconds` it took when it shared a run (else since `start`)."""
         seconds = max(self.clock() - self._started if seconds is None else seconds, 1e-6)
-        counted = "" if rows is None else f": {rows:,} rows in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)"
-        self.out.write(f"{CLEAR_LINE if self.live else ''}{self._prefix()} {key}{counted}, {outcome}\n")
+        told = "" if rows is None else f": {rows:,} rows in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)"
+        self.out.write(f"{CLEAR_LINE if self.live else ''}{self._prefix()} {key}{told}, {outcome}\n")
         self.out.flush()
         self.done += 1
+
+    def advance(self, phase: str, rows: int, total: int | None) -> None:
+        """On a terminal, redraw the file in hand's line with its phase's rows (a bar when the total is known);
+        at most every 0.2 s, besides each phase's start and end."""
+        if not self.live:
+            return
+        now = self.clock()
+        if phase != self._phase[0]:
+            self._phase = (phase, now)
+        elif now - self._drawn < REDRAW_SECONDS and rows != total:
+            return
+        self._drawn = now
+        rate = f" ({rows / (now - self._phase[1]):,.0f} rows/s)" if rows and now > self._phase[1] else ""
+        if total:
+            filled = BAR_WIDTH * min(rows, total) // total
+            shown = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {100 * rows // total}% of {total:,} rows"
+        else:
+            shown = f"{rows:,} rows"
+        self.out.write(f"{CLEAR_LINE}{self._prefix()} {self._key}: {phase} {shown}{rate}")
+        self.out.flush()
 
     def _prefix(self) -> str:
         return f"{self.domain}: file {self.done + 1} of {self.total}:"

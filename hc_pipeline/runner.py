@@ -23,7 +23,7 @@ from hc_pipeline.planner import (
     FileRun,
     plan_launches,
 )
-from hc_pipeline.progress import FileProgress
+from hc_pipeline.progress import FileProgress, shown_to
 from hc_pipeline.review_runs import DecisionsOutcome, apply_pending_decisions
 from hc_pipeline.run_checks import tag_failed_checks
 from hc_pipeline.run_dates import RunDates, run_config
@@ -177,15 +177,16 @@ def _run_file(run: FileRun, here: DomainRun) -> None:
     if here.shown:
         here.shown.start(run.obj.key)
     try:
-        result = dg.materialize(
-            PER_FILE[here.domain],
-            partition_key=run.partition_key,
-            instance=here.instance,
-            resources=here.resources,
-            tags={**run.tags, **BY_RUN},
-            run_config=quiet(run_config(PER_FILE[here.domain], DATED, here.dates)),
-            raise_on_error=False,
-        )
+        with shown_to(here.shown.advance if here.shown else None):
+            result = dg.materialize(
+                PER_FILE[here.domain],
+                partition_key=run.partition_key,
+                instance=here.instance,
+                resources=here.resources,
+                tags={**run.tags, **BY_RUN},
+                run_config=quiet(run_config(PER_FILE[here.domain], DATED, here.dates)),
+                raise_on_error=False,
+            )
     except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
         result = None
     if result is None or interrupted(result):

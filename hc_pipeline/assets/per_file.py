@@ -1,6 +1,7 @@
 """The per-file assets every domain shares: raw records read from one landed file, then curated by rules."""
 
 import datetime as dt
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from hc_pipeline.frame_types import per_file_types
 from hc_pipeline.io_managers.parquet import lake_file
 from hc_pipeline.metadata import model_descriptions, table_metadata
 from hc_pipeline.partitions import files_partitions
+from hc_pipeline.progress import counted
 from hc_pipeline.resources.landing import LandedObject, LandingZone
 from hc_pipeline.resources.query_engine import QueryEngine
 from hc_pipeline.resources.storage import LakeStorage
@@ -72,12 +74,12 @@ def read_step(
         if stream is not None:
             try:
                 with landing.open(obj.key, obj.version) as handle:
-                    return write_table(path, stream(handle, obj.key))
+                    return write_table(path, counted(stream(handle, obj.key), "reading"))
             except NotStreamable:
                 pass
         whole = read(landing.read_bytes(obj.key, obj.version), obj.key)
         batches = (whole[start : start + BATCH_ROWS] for start in range(0, len(whole) or 1, BATCH_ROWS))
-        return write_table(path, batches)
+        return write_table(path, counted(batches, "reading", len(whole)))
 
     def read_file(obj: LandedObject, partition_key: str, landing: LandingZone, storage: LakeStorage, log) -> StepResult:
         try:
@@ -185,8 +187,9 @@ def curate_step(
         rules_date: dt.date,
     ) -> StepResult:
         path = lake_file(storage, curated_key, partition_key)
+        sweeps = itertools.count(1)
         resolved = resolve(
-            lambda: frames(raw),
+            lambda: counted(frames(raw), f"curating, sweep {next(sweeps)}", row_count(raw)),
             read_parquet_folder(storage.path("lake", domain, "decisions"), LEDGER_COLUMNS),
             lambda batches, keep: curate_file(batches, rules_date, obj, query_engine, keep),
             lambda parts: write_curated(parts, path),
