@@ -18,6 +18,7 @@ from hc_pipeline.frame_types import per_file_types
 from hc_pipeline.partitions import partition_key_for
 from hc_pipeline.planner import IN_FLIGHT, VERSION_RUN_KEY_TAG
 from hc_pipeline.run_dates import RunDates
+from hc_pipeline.schemas.file_state import row_hashing
 from hc_pipeline.stores.landed import LandedObject
 from hc_pipeline.stores.outage import outage_of
 
@@ -54,29 +55,30 @@ def batch_job(domain: str, steps: FileSteps, assets: list[dg.AssetsDefinition]) 
         failed = []
         objects = [LandedObject(f.key, f.version, f.last_modified, f.size) for f in config.files]
         taken = taken_elsewhere(context, domain, objects)
-        for number, obj in enumerate(objects, 1):
-            partition_key = partition_key_for(obj.key, obj.version)
-            if obj.run_key in taken:
-                context.log.warning(f"{obj.key}: another run holds or processed this version; skipped here")
-                context.instance.add_run_tags(context.run_id, {file_tag(obj): SKIPPED})
-                continue
-            try:
-                materializations, checks = process_file(
-                    context, steps, obj, partition_key, config.dates.rules_date(), blocking
-                )
-            except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
-                raise
-            except Exception as error:
-                if outage_of(error):
-                    raise  # every later file would fail the same way: they stay pending
-                lines = str(error).strip().splitlines() or [""]
-                failed.append(f"{obj.key}: {type(error).__name__}: {lines[-1]}")
-                context.log.error(f"file {number} of {len(config.files)}, {failed[-1]}; it gets a run of its own")
-                context.instance.add_run_tags(context.run_id, {file_tag(obj): FAILED})
-                continue
-            yield from materializations
-            yield from evaluations(context.instance, checks, partition_key)
-            context.instance.add_run_tags(context.run_id, {file_tag(obj): DONE})
+        with row_hashing():  # one DuckDB for the row hashes of every file in the batch
+            for number, obj in enumerate(objects, 1):
+                partition_key = partition_key_for(obj.key, obj.version)
+                if obj.run_key in taken:
+                    context.log.warning(f"{obj.key}: another run holds or processed this version; skipped here")
+                    context.instance.add_run_tags(context.run_id, {file_tag(obj): SKIPPED})
+                    continue
+                try:
+                    materializations, checks = process_file(
+                        context, steps, obj, partition_key, config.dates.rules_date(), blocking
+                    )
+                except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
+                    raise
+                except Exception as error:
+                    if outage_of(error):
+                        raise  # every later file would fail the same way: they stay pending
+                    lines = str(error).strip().splitlines() or [""]
+                    failed.append(f"{obj.key}: {type(error).__name__}: {lines[-1]}")
+                    context.log.error(f"file {number} of {len(config.files)}, {failed[-1]}; it gets a run of its own")
+                    context.instance.add_run_tags(context.run_id, {file_tag(obj): FAILED})
+                    continue
+                yield from materializations
+                yield from evaluations(context.instance, checks, partition_key)
+                context.instance.add_run_tags(context.run_id, {file_tag(obj): DONE})
         if failed:
             raise dg.Failure(f"{len(failed)} of {len(config.files)} files failed: " + "; ".join(failed))
 

@@ -30,6 +30,7 @@ from hc_pipeline.review.lake import read_parquet_folder
 from hc_pipeline.review.resolution import Batches, Keep, resolve
 from hc_pipeline.run_dates import RunDates
 from hc_pipeline.schemas.file_rows import QuarantinedRows, RawRows
+from hc_pipeline.schemas.file_state import row_hashing
 from hc_pipeline.schemas.rules import RuleGroup
 from hc_pipeline.sources.errors import NotStreamable, UnreadableFile
 from hc_pipeline.stores.file_table import FileTable, frames, row_count, write_table
@@ -188,15 +189,16 @@ def curate_step(
     ) -> StepResult:
         path = lake_file(storage, curated_key, partition_key)
         sweeps = itertools.count(1)
-        resolved = resolve(
-            lambda: counted(frames(raw), f"curating, sweep {next(sweeps)}", row_count(raw)),
-            read_parquet_folder(storage.path("lake", domain, "decisions"), LEDGER_COLUMNS),
-            lambda batches, keep: curate_file(batches, rules_date, obj, query_engine, keep),
-            lambda parts: write_curated(parts, path),
-            obj.key,
-            obj.version,
-            partition_key,
-        )
+        with row_hashing():
+            resolved = resolve(
+                lambda: counted(frames(raw), f"curating, sweep {next(sweeps)}", row_count(raw)),
+                read_parquet_folder(storage.path("lake", domain, "decisions"), LEDGER_COLUMNS),
+                lambda batches, keep: curate_file(batches, rules_date, obj, query_engine, keep),
+                lambda parts: write_curated(parts, path),
+                obj.key,
+                obj.version,
+                partition_key,
+            )
         made: CuratedTable = resolved.curated
         curated, quarantined, raw_rows = made.table, resolved.quarantined, row_count(raw)
         outputs = {

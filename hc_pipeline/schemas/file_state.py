@@ -4,10 +4,12 @@ Rows are remembered as 64-bit hashes of the compared values, lengths of stay as 
 a whole file judged at once is the one-batch case.
 """
 
-import atexit
-import os
+import contextlib
 from collections import defaultdict
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,23 +22,29 @@ def hash_rows(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
     table = pyarrow.Table.from_pandas(df[columns], preserve_index=False)
     names = ", ".join(f'"{c}"' for c in table.column_names)
     # DuckDB hashes strings in C over the Arrow buffers: pandas' hash_array spends seconds per million strings.
-    with _hashing().cursor() as con:
+    with row_hashing(), _HASHING.get().cursor() as con:  # the cursor is taken once the block's DuckDB is open
         con.register("rows", table)
         return con.sql(f"select hash({names}) as h from rows").fetchnumpy()["h"].astype(np.uint64)
 
 
-_HASHING: dict[int, object] = {}
+_HASHING: ContextVar[Any] = ContextVar("hc_row_hashing", default=None)
 
 
-def _hashing():
-    """This process's in-memory DuckDB for hashing, closed at exit (one a call cost 12 ms, a small file's hashes 1)."""
+@contextlib.contextmanager
+def row_hashing() -> Iterator[None]:
+    """One in-memory DuckDB for the row hashes made within the block (opening one costs 12 ms, a small file's
+    hashes 1 ms); an enclosing block's is reused."""
+    if _HASHING.get() is not None:
+        yield
+        return
     import duckdb  # on first use: loading the code location does not import it
 
-    con = _HASHING.get(os.getpid())  # a forked child opens its own
-    if con is None:
-        con = _HASHING[os.getpid()] = duckdb.connect()
-        atexit.register(con.close)
-    return con
+    with duckdb.connect() as con:
+        token = _HASHING.set(con)
+        try:
+            yield
+        finally:
+            _HASHING.reset(token)
 
 
 class FirstSeen:

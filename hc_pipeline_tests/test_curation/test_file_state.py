@@ -119,3 +119,22 @@ def test_histograms_give_pandas_median_and_mean_deviation():
     stats = LosHistograms().add(groups, los).stats()
     assert stats.loc["a", "median"] == 2 and stats.loc["b", "median"] == 1
     assert stats.loc["a", "scale"] == 1 / 0.6745 and stats.loc["b", "scale"] == 0
+
+
+def test_row_hashes_within_one_block_share_its_duckdb_which_closes_with_it():
+    import duckdb
+
+    from hc_pipeline.schemas import file_state
+
+    rows = pd.DataFrame({"a": ["x", None, "x", ""], "b": [1, 2, 1, 2]})
+    alone = file_state.hash_rows(rows, ["a", "b"])
+    assert alone[0] == alone[2] and len(set(alone[[0, 1, 3]])) == 3  # equal rows alike, null apart from ""
+    with file_state.row_hashing():
+        shared = file_state._HASHING.get()
+        with file_state.row_hashing():  # an inner block reuses the outer one's
+            assert file_state._HASHING.get() is shared
+        assert (file_state.hash_rows(rows, ["a", "b"]) == alone).all()
+        assert file_state._HASHING.get() is shared
+    assert file_state._HASHING.get() is None
+    with pytest.raises(duckdb.ConnectionException):
+        shared.execute("select 1")
