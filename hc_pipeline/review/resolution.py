@@ -102,7 +102,8 @@ def resolve(
         rejected = first[first_rows.isin(by_word["reject"]).to_numpy()]
         quarantined = pd.concat([_joined(parts), rejected], ignore_index=True)
         quarantined = quarantined.sort_values("source_row", kind="stable").reset_index(drop=True)
-    quarantined = quarantined.assign(exception_id=exception_ids(source_file, version, quarantined["source_row"]))
+    ids = first_ids if quarantined is first else exception_ids(source_file, version, quarantined["source_row"])
+    quarantined = quarantined.assign(exception_id=ids)
     exceptions = _exceptions(first, first_ids, quarantined, decisions, source_file, partition_key)
     return Resolved(made, quarantined, exceptions)
 
@@ -188,6 +189,17 @@ def _exceptions(
     partition_key: str,
 ) -> pd.DataFrame:
     """Every row quarantined at first or now: open and rejected ones are still quarantined, the rest resolved."""
+    if not decisions and not first["reasons"].isna().any():
+        # Nothing decided yet: each first-time exception is open as it came, built a column at a time.
+        records = {
+            "exception_id": first_ids,
+            "source_file": source_file,
+            "source_row": first["source_row"].astype(int),
+            "reasons": first["reasons"],
+            "status": "open",
+            "partition_key": partition_key,
+        }
+        return _exceptions_frame(pd.DataFrame(records, columns=EXCEPTIONS_COLUMNS), first["reasons"].dtype)
     now = {int(r): reasons for r, reasons in zip(quarantined["source_row"], quarantined["reasons"])}
     now_ids = dict(zip(quarantined["source_row"].astype(int), quarantined["exception_id"]))
     records = []
@@ -205,14 +217,22 @@ def _exceptions(
     for row, eid in now_ids.items():
         if row not in first_rows:
             records.append(_exception(eid, source_file, row, now[row], "open", None, partition_key))
-    frame = pd.DataFrame(records, columns=EXCEPTIONS_COLUMNS).sort_values("source_row", kind="stable")
-    return frame.reset_index(drop=True).astype(
-        {
-            **{c: STRING for c in ("exception_id", "source_file", "status", "reviewer", "note", "partition_key")},
-            "source_row": "int64",
-            "decided_at": "datetime64[us]",
-            "reasons": first["reasons"].dtype,
-        }
+    return _exceptions_frame(pd.DataFrame(records, columns=EXCEPTIONS_COLUMNS), first["reasons"].dtype)
+
+
+def _exceptions_frame(frame: pd.DataFrame, reasons_dtype) -> pd.DataFrame:
+    """The exceptions in row order, typed as the table is written."""
+    return (
+        frame.sort_values("source_row", kind="stable")
+        .reset_index(drop=True)
+        .astype(
+            {
+                **{c: STRING for c in ("exception_id", "source_file", "status", "reviewer", "note", "partition_key")},
+                "source_row": "int64",
+                "decided_at": "datetime64[us]",
+                "reasons": reasons_dtype,
+            }
+        )
     )
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 
 from hc_pipeline.curation.patients import curate
 from hc_pipeline.review.decisions import LEDGER_COLUMNS
-from hc_pipeline.review.resolution import exception_id, resolve_frame
+from hc_pipeline.review.resolution import _exceptions, exception_id, exception_ids, resolve_frame
 from hc_pipeline.sources.patients_csv import read_admissions
 from hc_pipeline_tests.test_review.seed import ADMISSIONS, ERRORS
 
@@ -87,3 +87,16 @@ def test_decisions_of_other_files_are_ignored():
     others = ledger((6, "reject", "x", {})).assign(exception_id=exception_id("patients/b.csv", VERSION, 6))
     resolved = resolve_frame(raw(), others, curate_seed, FILE, VERSION, "p")
     assert resolved.exceptions["status"].eq("open").all() and len(resolved.curated) == 5
+
+
+def test_exceptions_with_nothing_decided_are_built_as_the_row_by_row_path_builds_them():
+    first = curate(raw(), RUN_DATE).quarantined
+    for quarantined in (first, first.iloc[:0]):
+        ids = exception_ids(FILE, VERSION, quarantined["source_row"].astype(int))
+        now = quarantined.assign(exception_id=ids)
+        fast = _exceptions(quarantined, ids, now, {}, FILE, "admissions.csv@1")
+        # A decision on a row the file does not have takes the row-by-row path and changes nothing.
+        general = _exceptions(quarantined, ids, now, {10**9: {"decision": "accept"}}, FILE, "admissions.csv@1")
+        pd.testing.assert_frame_equal(fast, general)
+        assert len(fast) == len(quarantined) and fast["status"].eq("open").all()
+    assert len(first) == len(ERRORS)
