@@ -69,8 +69,7 @@ class FileProgress:
         self.done += 1
 
     def advance(self, phase: str, rows: int, total: int | None) -> None:
-        """On a terminal, redraw the file in hand's line with its phase's rows (a bar when the total is known);
-        at most every 0.2 s, besides each phase's start and end."""
+        """On a terminal, redraw the file's line with its phase's rows, as a bar when their total is known."""
         if not self.live:
             return
         now = self.clock()
