@@ -5,10 +5,12 @@ import os
 import subprocess
 import sys
 
+import pydantic
 import pytest
 from dagster._daemon.sensor import MIN_INTERVAL_LOOP_TIME
 
 from hc_pipeline.definitions import definitions_for
+from hc_pipeline.resources.s3_events import DAEMON_LOOP_SECONDS, S3EventQueue
 
 QUEUE = {"HC_S3_BUCKET": "lake-bucket", "HC_S3_EVENT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/hc-landing"}
 LANDING = {"patients_landing_sensor", "facilities_landing_sensor", "landing_events_sensor"}
@@ -34,8 +36,11 @@ def test_event_mode_landing_sensor_ticks_on_every_daemon_loop():
 
 
 def test_the_event_sensor_long_polls_sqs_for_less_than_one_daemon_loop():
-    queue = definitions_for(QUEUE).resources["landing_events"]
-    assert 1 <= queue.wait_seconds < MIN_INTERVAL_LOOP_TIME
+    queue = definitions_for(QUEUE).resources["landing_events"]  # its default long poll is accepted
+    assert DAEMON_LOOP_SECONDS == MIN_INTERVAL_LOOP_TIME  # the bound the queue enforces is Dagster's loop
+    for refused in (0, DAEMON_LOOP_SECONDS):
+        with pytest.raises(pydantic.ValidationError, match="wait_seconds"):
+            S3EventQueue(queue_url=queue.queue_url, landing=queue.landing, wait_seconds=refused)
 
 
 @pytest.mark.parametrize("env", [{}, QUEUE], ids=["listing", "event"])

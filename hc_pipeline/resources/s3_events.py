@@ -18,6 +18,7 @@ from hc_pipeline.resources.s3_landing import S3LandingZone
 
 log = logging.getLogger(__name__)
 SQS_BATCH = 10  # ReceiveMessage and DeleteMessageBatch take at most 10
+DAEMON_LOOP_SECONDS = 5  # Dagster's sensor daemon loop: a tick's long poll must end within it
 CALLS_AT_ONCE = aws.POOL_CONNECTIONS  # one connection each; every call waits on the network, not the CPU
 
 
@@ -54,6 +55,8 @@ class S3EventQueue(dg.ConfigurableResource):
     max_receive_calls: int = Field(default=10, description="ReceiveMessage calls (10 messages each) per tick at most.")
     wait_seconds: int = Field(
         default=4,
+        ge=1,
+        lt=DAEMON_LOOP_SECONDS,
         description="Long-poll wait of a tick's first ReceiveMessage call: a notification arriving meanwhile is "
         "received at once. Just under the sensor daemon's 5-s loop, so the tick waits on the queue for most of "
         "every loop and still leaves the other sensors their turn; far under the daemon's 60-s sensor timeout.",

@@ -18,7 +18,7 @@ from hc_pipeline_tests.run_requests import requested_objects, requested_versions
 from hc_pipeline_tests.test_aws.s3_fixtures import BUCKET, PREFIX, REGION, s3_client, s3_env
 
 CSV = b"patient_id,age,gender,admission_date,discharge_date,diagnosis\nP1,40,M,2024-01-01,2024-01-03,Flu\n"
-# A tick that finds the queue empty long-polls it for wait_seconds (4 by default, pinned in test_code_location):
+# A tick that finds the queue empty long-polls it for wait_seconds (4 by default, under a daemon loop by the resource):
 # 4 s per quiet tick here. moto queues a bucket's notification before put_object returns, so a shorter long poll
 # receives the same messages; it is still a long poll.
 QUICK_POLL = 1
