@@ -22,7 +22,7 @@ def hash_rows(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
     table = pyarrow.Table.from_pandas(df[columns], preserve_index=False)
     names = ", ".join(f'"{c}"' for c in table.column_names)
     # DuckDB hashes strings in C over the Arrow buffers: pandas' hash_array spends seconds per million strings.
-    with row_hashing(), _HASHING.get().cursor() as con:  # the cursor is taken once the block's DuckDB is open
+    with row_hashing() as hashing, hashing.cursor() as con:
         con.register("rows", table)
         return con.sql(f"select hash({names}) as h from rows").fetchnumpy()["h"].astype(np.uint64)
 
@@ -31,18 +31,19 @@ _HASHING: ContextVar[Any] = ContextVar("hc_row_hashing", default=None)
 
 
 @contextlib.contextmanager
-def row_hashing() -> Iterator[None]:
+def row_hashing() -> Iterator[Any]:
     """One in-memory DuckDB for the row hashes made in the block (an enclosing block's if any), closed with it."""
     # Opening one costs 12 ms; hashing a small file's rows, 1 ms.
-    if _HASHING.get() is not None:
-        yield
+    enclosing = _HASHING.get()
+    if enclosing is not None:
+        yield enclosing
         return
     import duckdb  # on first use: loading the code location does not import it
 
     with duckdb.connect() as con:
         token = _HASHING.set(con)
         try:
-            yield
+            yield con
         finally:
             _HASHING.reset(token)
 

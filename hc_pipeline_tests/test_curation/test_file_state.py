@@ -129,10 +129,10 @@ def test_row_hashes_within_one_block_share_its_duckdb_which_closes_with_it():
     rows = pd.DataFrame({"a": ["x", None, "x", ""], "b": [1, 2, 1, 2]})
     alone = file_state.hash_rows(rows, ["a", "b"])
     assert alone[0] == alone[2] and len(set(alone[[0, 1, 3]])) == 3  # equal rows alike, null apart from ""
-    with file_state.row_hashing():
-        shared = file_state._HASHING.get()
-        with file_state.row_hashing():  # an inner block reuses the outer one's
-            assert file_state._HASHING.get() is shared
+    with file_state.row_hashing() as shared:
+        assert file_state._HASHING.get() is shared
+        with file_state.row_hashing() as inner:  # an inner block reuses the outer one's
+            assert inner is shared and file_state._HASHING.get() is shared
         assert (file_state.hash_rows(rows, ["a", "b"]) == alone).all()
         assert file_state._HASHING.get() is shared
     assert file_state._HASHING.get() is None
