@@ -28,11 +28,10 @@ def first_pass(staged: pd.DataFrame, staging: Staging, groups: tuple[RuleGroup, 
     """The staged frame beside the first-pass rules' `_is_<rule>` columns and `_is_error`."""
     rules = [rule for group in groups for rule in group.rules if not rule.second_pass]
     rows = staged["source_row"].to_numpy()
-    masks = staging.file.recall(rows) if staging.file else None
-    if masks is None:
-        masks = {rule.id: _failures(rule, staged, staging) for rule in rules}
-        if staging.file:
-            staging.file.remember(rows, masks)
+    recalled = staging.file.recall(rows) if staging.file else None
+    masks = {r.id: recalled[r.id] if recalled and r.id in recalled else _failures(r, staged, staging) for r in rules}
+    if staging.file and recalled is None:
+        staging.file.remember(rows, masks)
     errors = [masks[r.id] for r in rules if r.severity == ERROR] or [np.zeros(len(staged), dtype=bool)]
     first = pd.DataFrame(
         {"_is_error": np.logical_or.reduce(errors), **{f"_is_{rule_id}": mask for rule_id, mask in masks.items()}},

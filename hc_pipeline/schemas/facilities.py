@@ -15,7 +15,6 @@ import pyarrow
 from pandera.typing import Series
 
 from hc_pipeline.schemas.file_rows import SOURCE_FILE, SOURCE_ROW
-from hc_pipeline.schemas.file_state import hash_rows
 from hc_pipeline.schemas.rules import Staging, rule, rule_group, rules_by_id
 from hc_pipeline.vocabulary import EXTRA_TYPE
 
@@ -147,9 +146,7 @@ def duplicate_facility(df: pd.DataFrame, staging: Staging) -> pd.Series:
     given = df["facility_id"].notna().to_numpy()
     ids = df.loc[given, ["facility_id", "source_row"]]
     earlier = np.zeros(len(df), dtype=bool)
-    earlier[given] = staging.first_seen("duplicate_facility").repeats(
-        hash_rows(ids, ["facility_id"]), ids["source_row"].to_numpy()
-    )
+    earlier[given] = staging.first_seen("duplicate_facility").repeats(ids, ["facility_id"])
     return _passes_unless(df, pd.Series(earlier, index=df.index) | df["_known_id"])
 
 

@@ -5,15 +5,17 @@ a whole file judged at once is the one-batch case.
 """
 
 import contextlib
-from collections import defaultdict
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow
+
+from hc_pipeline.schemas.key_spill import Spill, rows_of_repeated_keys, spilling_duckdb
 
 
 def hash_rows(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -55,12 +57,31 @@ class FirstSeen:
     a batch's new keys are sorted only when a later batch looks them up (never, for a whole file at once).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, candidates: np.ndarray | None = None) -> None:
+        # Rows whose key the file holds more than once, when a counting sweep found them: only those rows
+        # can repeat, so only they are hashed and remembered. None: every row.
+        self._candidates = candidates
         self._runs: list[tuple[np.ndarray, np.ndarray]] = []
         self._unsorted: tuple[np.ndarray, np.ndarray] | None = None
 
-    def repeats(self, keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Remember this batch's keys at their rows; True where the key first came on an earlier row.
+    def __len__(self) -> int:
+        """How many keys are remembered."""
+        pending = len(self._unsorted[0]) if self._unsorted else 0
+        return pending + sum(len(keys) for keys, _ in self._runs)
+
+    def repeats(self, frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+        """Remember the keys (values in `columns`) of this batch's rows; True where the key came on an earlier row."""
+        rows = frame["source_row"].to_numpy(dtype=np.int64)
+        if self._candidates is None:
+            return self.repeated_keys(hash_rows(frame, columns), rows)
+        repeated = np.zeros(len(rows), dtype=bool)
+        picked = np.flatnonzero(np.isin(rows, self._candidates, assume_unique=True))
+        if len(picked):
+            repeated[picked] = self.repeated_keys(hash_rows(frame.iloc[picked], columns), rows[picked])
+        return repeated
+
+    def repeated_keys(self, keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Remember these keys at their rows; True where the key first came on an earlier row.
 
         Batches come in file order and rows rise within a batch; judging a batch again gives the same answer.
         """
@@ -98,6 +119,24 @@ class FirstSeen:
             self._runs.append((keys[order], rows[order]))
 
 
+class KeyLog:
+    """A rule's keys in the sweep that counts a file: written to disk, and no row repeats until they are settled."""
+
+    def __init__(self, path: Path) -> None:
+        self._spill = Spill(path)
+
+    def repeats(self, frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+        """Write the keys of this batch's rows; nothing repeats yet."""
+        self._spill.write({"key": hash_rows(frame, columns), "row": frame["source_row"].to_numpy(dtype=np.int64)})
+        return np.zeros(len(frame), dtype=bool)
+
+    def settled(self, con) -> tuple[FirstSeen, np.ndarray]:
+        """The judging sweep's FirstSeen, over the rows whose key the file holds more than once, and the rows that
+        repeat among those the log was given."""
+        found = rows_of_repeated_keys(con, self._spill)
+        return FirstSeen(candidates=found["row"]), found["row"][FirstSeen().repeated_keys(found["key"], found["row"])]
+
+
 def _weighted_median(values: np.ndarray, counts: np.ndarray) -> float:
     """The median of `values` repeated `counts` times (values sorted), as pandas computes it."""
     ends = np.cumsum(counts)
@@ -109,21 +148,43 @@ def _weighted_median(values: np.ndarray, counts: np.ndarray) -> float:
 class LosHistograms:
     """Rows per whole-day length of stay per diagnosis: from counts, median, MAD and mean deviation are exact."""
 
-    def __init__(self) -> None:
+    def __init__(self, spill: Path | None = None) -> None:
         self._counts = pd.Series(dtype="int64")
         self._stats: pd.DataFrame | None = None
+        # With a path, each counted stay is also written there with its row, so rows can be taken back out.
+        self._spill = Spill(spill) if spill else None
 
-    def add(self, diagnosis, los: np.ndarray) -> "LosHistograms":
-        """Count these stays (whole days) under their diagnoses."""
-        if not len(los):
+    def add(self, diagnosis, los: np.ndarray, rows: np.ndarray | None = None) -> "LosHistograms":
+        """Count these stays (whole days) under their diagnoses; `rows` are theirs when the stays are spilled."""
+        if self._spill is not None and len(los):
+            self._spill.write({"row": rows, "diagnosis": pd.Series(diagnosis), "los": los.astype(np.int64)})
+        return self._count(diagnosis, los.astype(np.int64), np.ones(len(los), dtype=np.int64))
+
+    def discount(self, con, rows: np.ndarray) -> "LosHistograms":
+        """Take back out the spilled stays of these rows, found in the spill by DuckDB `con`."""
+        if self._spill is None or not self._spill.close() or not len(rows):
+            return self
+        con.register("discounted", pyarrow.table({"row": np.asarray(rows, dtype=np.int64)}))
+        found = con.execute(
+            "select diagnosis, los, count(*) as n from read_parquet($path) semi join discounted using (row) group by all",
+            {"path": str(self._spill.path)},
+        ).fetchdf()
+        con.unregister("discounted")
+        return self._count(
+            found["diagnosis"].to_numpy(dtype=object), found["los"].to_numpy(dtype=np.int64), -found["n"].to_numpy()
+        )
+
+    def _count(self, diagnosis, days: np.ndarray, weights: np.ndarray) -> "LosHistograms":
+        if not len(days):
             return self
         codes, names = pd.factorize(diagnosis)
-        days = los.astype(np.int64)
         low, span = days.min(), int(days.max() - days.min()) + 1
-        pairs, counts = np.unique(codes * span + (days - low), return_counts=True)
+        pairs, at = np.unique(codes * span + (days - low), return_inverse=True)
+        counts = np.bincount(at.ravel(), weights=weights, minlength=len(pairs)).astype(np.int64)
         index = pd.MultiIndex.from_arrays([np.asarray(names, dtype=object)[pairs // span], pairs % span + low])
         batch = pd.Series(counts, index=index)
-        self._counts = pd.concat([self._counts, batch]).groupby(level=[0, 1]).sum() if len(self._counts) else batch
+        counted = pd.concat([self._counts, batch]).groupby(level=[0, 1]).sum() if len(self._counts) else batch
+        self._counts = counted[counted != 0]
         self._stats = None
         return self
 
@@ -163,17 +224,44 @@ class LosHistograms:
 @dataclass
 class FileState:
     """One file's cross-row memory: first-seen keys per rule id, the LOS histograms, and each batch's first-pass
-    masks from the sweep that counted them (a bit a cell), so the sweep that judges the batch again reuses them."""
+    masks from the sweep that counted them (a bit a cell), so the sweep that judges the batch again reuses them.
 
-    first_seen: defaultdict[str, FirstSeen] = field(default_factory=lambda: defaultdict(FirstSeen))
-    los: LosHistograms = field(default_factory=LosHistograms)
+    With a `spill` folder, the counting sweep writes the keys there instead (`KeyLog`) and `settle` turns them into
+    the judging sweep's small state; masks that hang on those keys are not remembered but judged again.
+    """
+
+    spill: Path | None = None
+    first_seen: dict[str, FirstSeen | KeyLog] = field(default_factory=dict)
+    los: LosHistograms = field(init=False)
     _first_passes: dict[tuple[int, int], tuple[list[str], np.ndarray]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.los = LosHistograms(self.spill / "los.parquet" if self.spill else None)
+
+    def keys(self, rule_id: str) -> FirstSeen | KeyLog:
+        """The keys `rule_id` met earlier in the file (a log of them, in a spilled counting sweep)."""
+        if rule_id not in self.first_seen:
+            self.first_seen[rule_id] = KeyLog(self.spill / f"{rule_id}.parquet") if self.spill else FirstSeen()
+        return self.first_seen[rule_id]
+
+    def settle(self, discounted: tuple[str, ...] = ()) -> None:
+        """End the counting sweep: each key log becomes a FirstSeen of the rows whose key repeats; the rows that
+        `discounted` rules find repeated are taken back out of the LOS histograms."""
+        logs = {rule_id: keys for rule_id, keys in self.first_seen.items() if isinstance(keys, KeyLog)}
+        if not logs:
+            return
+        with spilling_duckdb(self.spill) as con:
+            for rule_id, log in logs.items():
+                self.first_seen[rule_id], repeated = log.settled(con)
+                if rule_id in discounted:
+                    self.los.discount(con, repeated)
+
     def remember(self, rows: np.ndarray, masks: dict[str, np.ndarray]) -> None:
-        """Keep one batch's first-pass masks, by the batch's first row and length."""
-        if len(rows):
-            packed = np.packbits(np.column_stack(list(masks.values())), axis=0)
-            self._first_passes[(int(rows[0]), len(rows))] = (list(masks), packed)
+        """Keep one batch's first-pass masks, by the batch's first row and length (not those a key log answered)."""
+        kept = {name: mask for name, mask in masks.items() if not isinstance(self.first_seen.get(name), KeyLog)}
+        if len(rows) and kept:
+            packed = np.packbits(np.column_stack(list(kept.values())), axis=0)
+            self._first_passes[(int(rows[0]), len(rows))] = (list(kept), packed)
 
     def recall(self, rows: np.ndarray) -> dict[str, np.ndarray] | None:
         """The first-pass masks remembered for the batch of these rows, or None."""

@@ -14,7 +14,7 @@ import pyarrow
 from pandera.typing import Series
 
 from hc_pipeline.schemas.file_rows import SOURCE_FILE, SOURCE_ROW, FileRows
-from hc_pipeline.schemas.file_state import LosHistograms, hash_rows
+from hc_pipeline.schemas.file_state import LosHistograms
 from hc_pipeline.schemas.rules import Predicate, Staging, rule, rule_group, rules_by_id
 from hc_pipeline.vocabulary import EXTRA_TYPE, SNOMED_CT, UNKNOWN_PATIENT
 
@@ -128,9 +128,7 @@ def los_outlier(df: pd.DataFrame, staging: Staging) -> pd.Series:
 
 @rule("duplicate_row", "record", "Exact copy of an earlier row; the first copy is kept.")
 def duplicate_row(df: pd.DataFrame, staging: Staging) -> pd.Series:
-    repeated = staging.first_seen("duplicate_row").repeats(
-        hash_rows(df, list(staging.raw_columns)), df["source_row"].to_numpy()
-    )
+    repeated = staging.first_seen("duplicate_row").repeats(df, list(staging.raw_columns))
     return pd.Series(~repeated, index=df.index)
 
 
@@ -145,9 +143,7 @@ def duplicate_stay(df: pd.DataFrame, staging: Staging) -> pd.Series:
     keyed = (df["patient_id"].notna() & df["_admission"].notna() & ~df["_is_duplicate_row"]).to_numpy()
     stays = df.loc[keyed, ["patient_id", "_admission", "source_row"]]
     repeated = np.zeros(len(df), dtype=bool)
-    repeated[keyed] = staging.first_seen("duplicate_stay").repeats(
-        hash_rows(stays, ["patient_id", "_admission"]), stays["source_row"].to_numpy()
-    )
+    repeated[keyed] = staging.first_seen("duplicate_stay").repeats(stays, ["patient_id", "_admission"])
     return pd.Series(~repeated, index=df.index)
 
 

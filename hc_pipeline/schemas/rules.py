@@ -12,7 +12,7 @@ from functools import partial
 import pandas as pd
 import pandera.pandas as pa
 
-from hc_pipeline.schemas.file_state import FileState, FirstSeen
+from hc_pipeline.schemas.file_state import FileState, FirstSeen, KeyLog
 
 ERROR, WARNING = "error", "warning"
 
@@ -26,9 +26,9 @@ class Staging:
     # Cross-row rules consult it when a file is judged in batches; without it the frame is the whole file.
     file: FileState | None = None
 
-    def first_seen(self, rule_id: str) -> FirstSeen:
+    def first_seen(self, rule_id: str) -> FirstSeen | KeyLog:
         """The keys `rule_id` met earlier in the file; none when the frame is the whole file."""
-        return self.file.first_seen[rule_id] if self.file else FirstSeen()
+        return self.file.keys(rule_id) if self.file else FirstSeen()
 
 
 Predicate = Callable[[pd.DataFrame, Staging], pd.Series]

@@ -107,10 +107,10 @@ def test_facility_masks_equal_the_whole_file_rules_whole_or_in_batches(generated
 
 def test_a_batch_judged_again_gets_the_same_answer():
     seen = FirstSeen()
-    first = seen.repeats(np.array([5, 7, 5], dtype=np.uint64), np.array([1, 2, 3]))
-    second = seen.repeats(np.array([7, 9, 9], dtype=np.uint64), np.array([4, 5, 6]))
+    first = seen.repeated_keys(np.array([5, 7, 5], dtype=np.uint64), np.array([1, 2, 3]))
+    second = seen.repeated_keys(np.array([7, 9, 9], dtype=np.uint64), np.array([4, 5, 6]))
     assert first.tolist() == [False, False, True] and second.tolist() == [True, False, True]
-    assert seen.repeats(np.array([5, 7, 5], dtype=np.uint64), np.array([1, 2, 3])).tolist() == first.tolist()
+    assert seen.repeated_keys(np.array([5, 7, 5], dtype=np.uint64), np.array([1, 2, 3])).tolist() == first.tolist()
 
 
 def test_histograms_give_pandas_median_and_mean_deviation():
@@ -138,3 +138,29 @@ def test_row_hashes_within_one_block_share_its_duckdb_which_closes_with_it():
     assert file_state._HASHING.get() is None
     with pytest.raises(duckdb.ConnectionException):
         shared.execute("select 1")
+
+
+def test_copies_counted_as_stays_before_they_were_known_come_back_out_of_the_los_groups():
+    header = "patient_id,age,gender,admission_date,discharge_date,diagnosis\n"
+    usual = "".join(f"P{i},40,F,2024-01-01,2024-01-03,Gout\n" for i in range(30))
+    long_stay = "Q1,40,F,2024-01-01,2024-02-10,Gout\n"
+    raw = read_admissions((header + usual + long_stay * 41).encode(), "copies.csv")
+    whole = evaluate(patient_curation.stage(raw), patient_curation.staging_for(raw, RUN_DATE), patients.RULE_GROUPS)
+    # Counted 41 times, the long stay would be the group's median and no stay an outlier; counted once, it is one.
+    assert whole["los_outlier"].tolist() == [False] * 30 + [True] + [False] * 40
+    parts = [raw.iloc[:31], raw.iloc[31:50], raw.iloc[50:]]
+    batched = pd.concat(list(patient_curation.masks_in_batches(lambda: iter(parts), RUN_DATE)))
+    assert (batched.to_numpy() != whole.to_numpy()).sum() == 0
+
+
+def test_after_the_counting_sweep_only_rows_whose_key_repeats_are_remembered(tmp_path):
+    header = "patient_id,age,gender,admission_date,discharge_date,diagnosis\n"
+    rows = [f"P{i},40,F,2024-01-{1 + i % 28:02d},2024-02-10,Gout\n" for i in range(300)]
+    raw = read_admissions((header + "".join(rows) + "".join(rows[10:15])).encode(), "copies.csv")
+    parts = _batches(raw)
+    staging = patient_curation.file_staging(lambda: iter(parts), RUN_DATE, tmp_path)
+    masks = pd.concat([evaluate(patient_curation.stage(part), staging, patients.RULE_GROUPS) for part in parts])
+    assert np.flatnonzero(masks["duplicate_row"]).tolist() == list(range(300, 305))
+    # Of 305 rows, the judging sweep keeps the five keys that repeat, not one per row.
+    assert len(staging.file.first_seen["duplicate_row"]) == 5
+    assert len(staging.file.first_seen["duplicate_stay"]) == 5
