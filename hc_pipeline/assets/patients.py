@@ -11,13 +11,14 @@ from hc_pipeline.assets.per_file import curate_step, curated_records_asset, raw_
 from hc_pipeline.assets.retries import retried
 from hc_pipeline.curation.patients import curate_batches, report_findings
 from hc_pipeline.frame_types import per_file_types
+from hc_pipeline.io_managers.parquet import lake_file
 from hc_pipeline.metadata import markdown_table, model_descriptions, table_metadata
 from hc_pipeline.partitions import files_partitions
 from hc_pipeline.resources.storage import LakeStorage
 from hc_pipeline.schemas.patients import RULE_GROUPS, CuratedAdmissions, Findings
 from hc_pipeline.sources.patients_csv import REQUIRED_COLUMNS, read_admissions, stream_admissions
 from hc_pipeline.sources.synthea_zip import is_synthea_zip, read_synthea_zip
-from hc_pipeline.stores.file_table import FileTable, frames, row_count
+from hc_pipeline.stores.file_table import FileTable, frames, row_count, write_table
 
 DOMAIN = "patients"
 CURATED = dg.AssetKey([DOMAIN, "curated_records"])
@@ -71,16 +72,18 @@ curated_records = curated_records_asset(DOMAIN, curate_file, RULE_GROUPS, Curate
     dagster_type=per_file_types(DOMAIN)["anomaly_report"],
 )
 @retried
-def anomaly_report(context: dg.AssetExecutionContext, storage: LakeStorage, curated, quarantined: pd.DataFrame):
+def anomaly_report(context: dg.AssetExecutionContext, storage: LakeStorage, curated, quarantined):
     """One row per finding in one file (rule, field, severity), plus its JSON insight report."""
     frame, metadata = report_file(curated, quarantined, context.partition_key, storage).outputs[ANOMALIES]
     return dg.Output(frame, metadata=metadata)
 
 
 def report_file(
-    curated: pd.DataFrame | FileTable, quarantined: pd.DataFrame, partition_key: str, storage: LakeStorage
+    curated: pd.DataFrame | FileTable, quarantined: pd.DataFrame | FileTable, partition_key: str, storage: LakeStorage
 ) -> StepResult:
     """The file's findings with their metadata, after writing its JSON insight report."""
+    if isinstance(quarantined, FileTable):
+        quarantined = quarantined.to_pandas()
     findings = report_findings(frames(curated, FINDING_COLUMNS), quarantined)
     records = row_count(curated) + len(quarantined)
     insight = insight_report(_source_file(curated.head(1), quarantined), records, findings)
@@ -100,7 +103,10 @@ def report_file(
         "summary": dg.MetadataValue.md(markdown_table(summary)),
         "insight_report": dg.MetadataValue.path(str(path)),
     }
-    return StepResult({ANOMALIES: (findings, metadata)}, [])
+    # A handle, not the frame: the run holds its steps' outputs to its end.
+    return StepResult(
+        {ANOMALIES: (write_table(lake_file(storage, ANOMALIES, partition_key), [findings]), metadata)}, []
+    )
 
 
 def _source_file(*frames: pd.DataFrame) -> str | None:

@@ -200,7 +200,13 @@ def curate_step(
                 partition_key,
             )
         made: CuratedTable = resolved.curated
-        curated, quarantined, raw_rows = made.table, resolved.quarantined, row_count(raw)
+        # Written here like the curated rows: a run holds every step's outputs to its end (Dagster's output
+        # capture), and the quarantined rows and exceptions of a large file cost hundreds of MB there.
+        quarantined = write_table(lake_file(storage, quarantined_key, partition_key), [resolved.quarantined])
+        exceptions = write_table(lake_file(storage, exceptions_key, partition_key), [resolved.exceptions])
+        statuses = status_counts(resolved.exceptions)
+        del resolved
+        curated, raw_rows = made.table, row_count(raw)
         outputs = {
             curated_key: (
                 curated,
@@ -214,11 +220,8 @@ def curate_step(
                 table_metadata(quarantined, ["source_row", "reasons"], descriptions=quarantined_docs),
             ),
             exceptions_key: (
-                resolved.exceptions,
-                {
-                    **table_metadata(resolved.exceptions, ["source_row", "status", "reasons"]),
-                    **status_counts(resolved.exceptions),
-                },
+                exceptions,
+                {**table_metadata(exceptions, ["source_row", "status", "reasons"]), **statuses},
             ),
         }
         checks = [
@@ -226,12 +229,12 @@ def curate_step(
             dg.AssetCheckResult(
                 asset_key=curated_key,
                 check_name="row_conservation",
-                passed=curated.num_rows + len(quarantined) == raw_rows,
+                passed=curated.num_rows + quarantined.num_rows == raw_rows,
                 metadata={
                     "raw_rows": raw_rows,
                     "curated_rows": curated.num_rows,
-                    "quarantined_rows": len(quarantined),
-                    **status_counts(resolved.exceptions),
+                    "quarantined_rows": quarantined.num_rows,
+                    **statuses,
                 },
             ),
             *(group_result(curated_key, group, made.tally) for group in groups),
