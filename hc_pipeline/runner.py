@@ -11,6 +11,7 @@ import dagster as dg
 from hc_pipeline.assets.domains import DATED, PER_FILE, REPORTS
 from hc_pipeline.batch_job import batch_jobs
 from hc_pipeline.batches import DONE, FAILED, FileBatch, file_tag
+from hc_pipeline.freed_memory import release_freed_memory
 from hc_pipeline.partitions import DOMAINS
 from hc_pipeline.planner import (
     BY_RUN,
@@ -127,6 +128,7 @@ def _run_domain(
     here = DomainRun(domain, resources, instance, dates, summary, shown)
     for batch in plan.batches:
         _run_batch(batch, BATCH_JOBS[domain], here)
+        release_freed_memory()
     runs = list(plan.runs)
     if plan.batches:  # a file its batch failed gets a run of its own, as under the sensors
         alone = plan_launches(domain, [obj for batch in plan.batches for obj in batch], instance)
@@ -136,6 +138,7 @@ def _run_domain(
             shown.total += len(alone.runs)
     for run in runs:
         _run_file(run, here)
+        release_freed_memory()
     summary.decisions[domain] = apply_pending_decisions(
         domain, PER_FILE[domain], instance, resources, run_config(PER_FILE[domain], DATED, dates)
     )
