@@ -29,6 +29,7 @@ CURATED_DOCS = model_descriptions(CuratedAdmissions)
 LANDED_DOCS = {c: f"As landed, as text. {CURATED_DOCS[c]}" for c in REQUIRED_COLUMNS}
 # What the findings are read from, of each curated row.
 FINDING_COLUMNS = ["source_file", "source_row", "patient_id", "warnings"]
+QUARANTINED_COLUMNS = ["source_file", "source_row", "patient_id", "reasons", "admission_date"]
 SAFE_PREVIEW = ["patient_id", "age", "gender", "diagnosis", "length_of_stay_days", "warnings", "source_row"]
 
 
@@ -82,8 +83,8 @@ def report_file(
     curated: pd.DataFrame | FileTable, quarantined: pd.DataFrame | FileTable, partition_key: str, storage: LakeStorage
 ) -> StepResult:
     """The file's findings with their metadata, after writing its JSON insight report."""
-    if isinstance(quarantined, FileTable):
-        quarantined = quarantined.to_pandas()
+    if isinstance(quarantined, FileTable):  # held whole: only the columns the findings read
+        quarantined = quarantined.to_pandas([c for c in QUARANTINED_COLUMNS if c in quarantined.schema.names])
     findings = report_findings(frames(curated, FINDING_COLUMNS), quarantined)
     records = row_count(curated) + len(quarantined)
     insight = insight_report(_source_file(curated.head(1), quarantined), records, findings)

@@ -67,10 +67,10 @@ class FileTable:
             table = pa.Table.from_batches([first] if first is not None else [], schema=parquet.schema_arrow)
             return _to_pandas(table.slice(0, rows))
 
-    def to_pandas(self) -> pd.DataFrame:
-        """The whole table as one frame: only for tables known to be small."""
+    def to_pandas(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """The whole table (or these columns) as one frame: only for tables known to be small."""
         with self.path.open("rb") as handle:
-            return _to_pandas(pq.read_table(handle))
+            return _to_pandas(pq.read_table(handle, columns=columns))
 
     def column(self, name: str) -> np.ndarray:
         """One column's values for the whole file (a fixed-width column: 8 bytes a row)."""
