@@ -33,7 +33,11 @@ def parser() -> argparse.ArgumentParser:
         help=f"comma-separated benchmarks, run in this order: {', '.join(BENCHMARKS)}",
     )
     root.add_argument("--rows", type=int, default=1_000_000, help="P1 rows (default 1,000,000)")
-    root.add_argument("--large-rows", default="1000000,10000000", help="large_cli: file sizes in rows")
+    root.add_argument(
+        "--large-rows",
+        default="1000000,10000000",
+        help="large_cli: file sizes in rows; 10000000x5 is the 10M file five times over",
+    )
     root.add_argument("--repeat", type=int, default=3, help="fresh-process runs per measured piece; medians")
     root.add_argument("--skip-lambda", action="store_true", help="P1 without (c), which takes minutes")
     root.add_argument("--landing-files", type=int, default=10_000, help="files for the local landing listing")

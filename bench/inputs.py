@@ -53,6 +53,25 @@ def patients_csv(rows: int) -> Path:
     return next(folder.glob("*.csv"))
 
 
+def _write_copies(folder: Path, source: Path, copies: int) -> None:
+    """`source` `copies` times over, header once, each copy's patient ids made its own (P123 -> P2-123)."""
+    with (folder / f"admissions_{copies}x.csv").open("wb") as out:
+        for copy in range(copies):
+            with source.open("rb") as rows:
+                header = rows.readline()
+                out.write(header if copy == 0 else b"")
+                while lines := rows.readlines(64 << 20):
+                    chunk = b"".join(lines)
+                    out.write((b"\n" + chunk).replace(b"\nP", b"\nP%d-" % copy)[1:] if copy else chunk)
+
+
+def patients_csv_copies(rows: int, copies: int) -> Path:
+    """`patients_csv(rows)` `copies` times in one file: 50M rows from the 10M file in a minute, not an hour."""
+    source = patients_csv(rows)
+    folder = _cached(f"patients_{rows}x{copies}", lambda f: _write_copies(f, source, copies))
+    return next(folder.glob("*.csv"))
+
+
 def small_patient_files(files: int = 200, rows_each: int = 100) -> list[Path]:
     """`files` admissions CSVs of `rows_each` rows, in the generator's three header/date styles."""
     folder = _cached(f"patients_small_{files}x{rows_each}", lambda f: _write_patients(f, files * rows_each, files))

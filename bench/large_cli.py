@@ -38,9 +38,12 @@ def run(opts):
     from bench.report import Figures
 
     figures = Figures("large_cli")
-    for rows in (int(n) for n in opts.large_rows.split(",") if n.strip()):
+    for size in (n.strip() for n in opts.large_rows.split(",") if n.strip()):
+        # "10000000x5": the 10M-row file five times over, patient ids distinct per copy.
+        rows, copies = (int(n) for n in size.split("x")) if "x" in size else (int(size), 1)
+        csv = _generated(rows, copies)
+        rows *= copies
         label = f"{rows // 1_000_000}m" if rows >= 1_000_000 else f"{rows // 1000}k"
-        csv = _generated(rows)
         cli = cli_pass(csv, label)
         duck = [run_piece("bench.p1:duckdb_baseline", timeout=3600, csv=csv) for _ in range(opts.repeat)]
         duck_wall = statistics.median(d["wall_s"] for d in duck)
@@ -80,10 +83,12 @@ def run(opts):
     return figures
 
 
-def _generated(rows: int) -> str:
+def _generated(rows: int, copies: int = 1) -> str:
     """The cached CSV, generated in a child process: a child forked from a process that holds the generated
     frame counts that memory in its own peak RSS (the 10M file made `ingest` look like 2.7 GB)."""
-    code = f"from bench.inputs import patients_csv; print(patients_csv({rows}))"
+    code = f"from bench.inputs import patients_csv_copies as made; print(made({rows}, {copies}))"
+    if copies == 1:
+        code = f"from bench.inputs import patients_csv as made; print(made({rows}))"
     LOGS.mkdir(parents=True, exist_ok=True)
     out = run_process([sys.executable, "-c", code], LOGS / f"large_generate_{rows}.log", timeout=3600)
     if out["returncode"] != 0:
