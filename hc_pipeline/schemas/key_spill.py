@@ -28,10 +28,14 @@ class Spill:
         """Append one batch of equal-length columns."""
         table = pyarrow.table(columns)
         if self._writer is None:
-            # Hashes do not compress; row numbers rise, so their deltas pack into a byte or two.
+            # Hashes do not compress; row numbers rise, so their deltas pack into a byte or two; a text column
+            # (diagnoses) repeats few values.
             encodings = {name: "DELTA_BINARY_PACKED" for name in table.column_names if name == "row"}
+            texts = [
+                f.name for f in table.schema if pyarrow.types.is_string(f.type) or pyarrow.types.is_large_string(f.type)
+            ]
             self._writer = pq.ParquetWriter(
-                self.path, table.schema, compression="none", use_dictionary=False, column_encoding=encodings
+                self.path, table.schema, compression="none", use_dictionary=texts, column_encoding=encodings
             )
         self._writer.write_table(table)
 
