@@ -131,8 +131,7 @@ class KeyLog:
         return np.zeros(len(frame), dtype=bool)
 
     def settled(self, con) -> tuple[FirstSeen, np.ndarray]:
-        """The judging sweep's FirstSeen, over the rows whose key the file holds more than once, and the rows that
-        repeat among those the log was given."""
+        """The judging sweep's FirstSeen (only rows whose key the file repeats) and the rows that are repeats."""
         found = rows_of_repeated_keys(con, self._spill)
         return FirstSeen(candidates=found["row"]), found["row"][FirstSeen().repeated_keys(found["key"], found["row"])]
 
@@ -245,8 +244,7 @@ class FileState:
         return self.first_seen[rule_id]
 
     def settle(self, discounted: tuple[str, ...] = ()) -> None:
-        """End the counting sweep: each key log becomes a FirstSeen of the rows whose key repeats; the rows that
-        `discounted` rules find repeated are taken back out of the LOS histograms."""
+        """End the counting sweep: key logs become small FirstSeens; `discounted` rules' repeats leave the LOS counts."""
         logs = {rule_id: keys for rule_id, keys in self.first_seen.items() if isinstance(keys, KeyLog)}
         if not logs:
             return
