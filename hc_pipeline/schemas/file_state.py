@@ -29,7 +29,14 @@ def hash_rows(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
         return con.sql(f"select hash({names}) as h from rows").fetchnumpy()["h"].astype(np.uint64)
 
 
-_HASHING: ContextVar[Any] = ContextVar("hc_row_hashing", default=None)
+class _Shared:
+    """The block's connection, emptied when the block ends: contexts copied within it keep nothing alive."""
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+
+
+_HASHING: ContextVar[_Shared | None] = ContextVar("hc_row_hashing", default=None)
 
 
 @contextlib.contextmanager
@@ -37,16 +44,20 @@ def row_hashing() -> Iterator[Any]:
     """One in-memory DuckDB for the row hashes made in the block (an enclosing block's if any), closed with it."""
     # Opening one costs 12 ms; hashing a small file's rows, 1 ms.
     enclosing = _HASHING.get()
-    if enclosing is not None:
-        yield enclosing
+    if enclosing is not None and enclosing.con is not None:
+        yield enclosing.con
         return
     import duckdb  # on first use: loading the code location does not import it
 
     with duckdb.connect() as con:
-        token = _HASHING.set(con)
+        shared = _Shared(con)
+        token = _HASHING.set(shared)
         try:
             yield con
         finally:
+            # s3fs runs its calls on an event loop that keeps copies of the caller's context; one still pending
+            # after an S3 outage kept the connection alive to the exit, where DuckDB reported it as leaked.
+            shared.con = None
             _HASHING.reset(token)
 
 
