@@ -1,6 +1,7 @@
 """Facilities: JSON/NDJSON files landed per file, curated to one schema, reported with Athena-dialect SQL."""
 
 import datetime as dt
+from collections.abc import Iterator
 
 import dagster as dg
 import pandas as pd
@@ -9,15 +10,18 @@ from hc_pipeline.assets.file_steps import FileSteps
 from hc_pipeline.assets.per_file import curate_step, curated_records_asset, raw_records_asset, read_step
 from hc_pipeline.assets.reports import report_asset, run_report
 from hc_pipeline.curation.facilities import curate
+from hc_pipeline.curation.rules import Curation
 from hc_pipeline.metadata import markdown_table
 from hc_pipeline.notifications import tier_counts_message
 from hc_pipeline.resources.exports import ReportExports
 from hc_pipeline.resources.landing import LandedObject
 from hc_pipeline.resources.notifier import Notifier
 from hc_pipeline.resources.query_engine import QueryEngine
-from hc_pipeline.review.resolution import Batches, Keep, whole_file
+from hc_pipeline.review.resolution import Batches, Keep
 from hc_pipeline.run_dates import RunDates
 from hc_pipeline.schemas.facilities import RULE_GROUPS, CuratedFacilities
+from hc_pipeline.schemas.file_state import FileState
+from hc_pipeline.schemas.rules import Staging
 from hc_pipeline.sources.facilities_json import COLUMNS, read_facilities
 from hc_pipeline.sql import column_descriptions, render_sql
 from hc_pipeline.tiers import TIER_NAMES
@@ -34,12 +38,16 @@ def empty_raw() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="int64" if c == "source_row" else "string[pyarrow]") for c in COLUMNS})
 
 
-def curate_file(batches: Batches, run_date: dt.date, obj: LandedObject, engine: QueryEngine, keep: Keep):
-    """Curate one file, held whole; ids already curated from files landed before it are duplicates."""
+def curate_file(
+    batches: Batches, run_date: dt.date, obj: LandedObject, engine: QueryEngine, keep: Keep
+) -> Iterator[Curation]:
+    """Curate one file batch by batch; ids already curated from files landed before it are duplicates."""
     landed_at = dt.datetime.fromtimestamp(obj.last_modified, dt.UTC).replace(tzinfo=None)
     known = earlier_facility_ids(engine, obj.key, landed_at)
-    whole = whole_file(lambda raw, kept: curate(raw, run_date, known_ids=known, landed_at=landed_at, keep=kept))
-    return whole(batches, keep)
+    # Every facility rule is first-pass: one sweep, its batches sharing the ids met earlier in the file.
+    staging = Staging(run_date, file=FileState())
+    for raw in batches():
+        yield curate(raw, run_date, known_ids=known, landed_at=landed_at, keep=keep(raw), staging=staging)
 
 
 def earlier_facility_ids(engine: QueryEngine, source_file: str, landed_at: dt.datetime) -> frozenset[str]:

@@ -218,14 +218,16 @@ def curate(
     known_ids: Collection[str] = frozenset(),
     landed_at: dt.datetime | None = None,
     keep: np.ndarray | None = None,
+    staging: Staging | None = None,
 ) -> Curation:
     """Split one file's raw records into curated and quarantined, with every finding.
 
     `known_ids` are facility ids from previously landed files; `landed_at` is this file's landing time;
-    `keep` marks rows curated as recorded whatever they break (exceptions a steward accepted).
+    `keep` marks rows curated as recorded whatever they break (exceptions a steward accepted); `staging` carries
+    the file's first-seen ids when `raw` is one batch of it.
     """
     staged = stage(raw, known_ids)
-    masks = evaluate(staged, Staging(run_date), RULE_GROUPS)
+    masks = evaluate(staged, staging or Staging(run_date), RULE_GROUPS)
     errors = [r for r in masks.columns if RULES[r].severity == ERROR]
     quarantine = masks[errors].any(axis=1).to_numpy() & (True if keep is None else ~keep)
 

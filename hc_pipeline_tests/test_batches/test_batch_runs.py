@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from hc_pipeline import batches
+from hc_pipeline.assets import per_file
 from hc_pipeline.batches import DONE, FAILED, file_tag
 from hc_pipeline.definitions import make_definitions
 from hc_pipeline.deployment import build_resources
@@ -92,7 +93,7 @@ def materialized(instance: dg.DagsterInstance, domain: str, asset: str) -> list[
 @pytest.fixture(scope="module")
 def both(tmp_path_factory):
     """The same files processed in batches (the default) and, in another home, one run per file, each file read and
-    curated in many small batches (2 KB blocks of the CSV) instead of one."""
+    curated in many small batches (2 KB blocks of a CSV, 8 records of a facilities file) instead of one."""
     tmp_path = tmp_path_factory.mktemp("batches")
     files = sample_files()
     batched = processed_home(tmp_path, "batched", files)
@@ -101,6 +102,7 @@ def both(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(batches, "MAX_BATCH_FILES", 1)
         patch.setattr(patients_csv, "BLOCK_BYTES", 2048)
+        patch.setattr(per_file, "BATCH_ROWS", 8)  # facilities files too: read whole, written and curated in batches
         b = next(one_by_one)
     yield files, a, b
     for home in (one_by_one, batched):  # last opened, first closed: each instance restores Dagster's context
@@ -135,13 +137,13 @@ def test_every_file_gives_the_same_tables_in_a_batch_as_in_a_run_of_its_own(both
     assert compared >= 4 * 5 + 3 * 4  # every readable file's tables, the unreadable one's raw records
 
 
-def test_the_one_by_one_home_streamed_each_admissions_file_in_many_row_groups(both):
+def test_the_one_by_one_home_read_and_curated_each_file_in_many_row_groups(both):
     _, (root_a, landed, _, _), (root_b, _, _, _) = both
     for obj in landed.values():
-        if obj.key.startswith("patients/") and obj.key != "patients/zz_unreadable.csv":
-            partition = partition_key_for(obj.key, obj.version)
+        if obj.key != "patients/zz_unreadable.csv":
+            domain, partition = obj.key.split("/")[0], partition_key_for(obj.key, obj.version)
             groups = [
-                pq.ParquetFile(root / "lake" / "patients" / asset / f"{partition}.parquet").num_row_groups
+                pq.ParquetFile(root / "lake" / domain / asset / f"{partition}.parquet").num_row_groups
                 for root in (root_a, root_b)
                 for asset in ("raw_records", "curated_records")
             ]
