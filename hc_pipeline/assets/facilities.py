@@ -22,7 +22,7 @@ from hc_pipeline.run_dates import RunDates
 from hc_pipeline.schemas.facilities import RULE_GROUPS, CuratedFacilities
 from hc_pipeline.schemas.file_state import FileState
 from hc_pipeline.schemas.rules import Staging
-from hc_pipeline.sources.facilities_json import COLUMNS, read_facilities
+from hc_pipeline.sources.facilities_json import COLUMNS, read_facilities, stream_facilities
 from hc_pipeline.sql import column_descriptions, render_sql
 from hc_pipeline.tiers import TIER_NAMES
 
@@ -65,7 +65,7 @@ def earlier_facility_ids(engine: QueryEngine, source_file: str, landed_at: dt.da
     return frozenset(ids["facility_id"].dropna().astype(str))
 
 
-read_file = read_step(DOMAIN, read_facilities, empty_raw, LANDED_DOCS)
+read_file = read_step(DOMAIN, read_facilities, empty_raw, LANDED_DOCS, stream=stream_facilities)
 curate_records = curate_step(
     DOMAIN,
     curate_file,

@@ -1,14 +1,17 @@
 """Facilities JSON reader: one object, an array, NDJSON, or a wrapper object holding one list, as raw records."""
 
 import json
+from collections.abc import Iterator
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 
 from hc_pipeline.sources import json_numbers
-from hc_pipeline.sources.errors import UnreadableFile
+from hc_pipeline.sources.errors import NotStreamable, UnreadableFile
 
 COLUMNS = ["record_json", "source_file", "source_row", "parse_error"]
+BLOCK_BYTES = 8 << 20
 
 # A top-level object carrying any of these is itself a facility, not a wrapper around a list of them.
 RECORD_KEYS = frozenset(
@@ -92,27 +95,65 @@ def _container_rows(value: object, source_file: str) -> list[tuple[str, int, str
     raise UnreadableFile(source_file, f"ambiguous wrapper: the JSON object holds {len(lists)} lists ({names})")
 
 
+def _line_row(line: str, number: int) -> tuple[str, int, str | None] | None:
+    """The row of one NDJSON line (its physical line number), or None for a blank line."""
+    line = line.rstrip("\r")
+    if not line.strip():
+        return None
+    try:
+        value = _loads(line)
+    except _BadJSON as exc:
+        return (line, number, f"line {number}: {exc.message} (JSON)")
+    if isinstance(value, dict):
+        return (_dumps(value), number, None)
+    return (line, number, f"line {number}: a JSON {_kind(value)}, not an object")
+
+
 def _ndjson_rows(text: str) -> list[tuple[str, int, str | None]] | None:
     """Rows of NDJSON text (physical line numbers), or None if the text does not look like NDJSON."""
-    rows = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = line.rstrip("\r")
-        if not line.strip():
-            continue
-        try:
-            value = _loads(line)
-        except _BadJSON as exc:
-            rows.append((line, number, f"line {number}: {exc.message} (JSON)"))
-            continue
-        if isinstance(value, dict):
-            rows.append((_dumps(value), number, None))
-        else:
-            rows.append((line, number, f"line {number}: a JSON {_kind(value)}, not an object"))
+    rows = [row for number, line in enumerate(text.split("\n"), start=1) if (row := _line_row(line, number))]
     objects = sum(error is None for _, _, error in rows)
     # A broken pretty-printed document also splits into lines; NDJSON starts with, or mostly is, whole objects.
     if len(rows) < 2 or not (rows[0][2] is None or 2 * objects > len(rows)):
         return None
     return rows
+
+
+def stream_facilities(stream: BinaryIO, source_file: str, block_bytes: int | None = None) -> Iterator[pd.DataFrame]:
+    """`read_facilities`'s rows of an NDJSON file in batches, a block of whole lines at a time.
+
+    Raises NotStreamable, possibly after some batches, for any other file: one whose first record line is not a
+    JSON object, with a single record, or not clean UTF-8; the whole-file reader then reads it or says why not.
+    """
+    block_bytes = block_bytes or BLOCK_BYTES
+    pending, number, rows = b"", 0, 0
+    while True:
+        block = stream.read(block_bytes)
+        data, pending = pending + block, b""
+        if block:  # whole lines only: a newline byte never falls inside a UTF-8 character
+            cut = data.rfind(b"\n") + 1
+            data, pending = data[:cut], data[cut:]
+        if b"\x00" in data:
+            raise NotStreamable(source_file)
+        try:
+            text = data.decode("utf-8-sig" if number == 0 else "utf-8")
+        except UnicodeDecodeError:
+            raise NotStreamable(source_file) from None
+        lines = text.split("\n")[:-1] if block else text.split("\n")
+        try:
+            found = [row for at, line in enumerate(lines, start=number + 1) if (row := _line_row(line, at))]
+        except Exception as exc:  # e.g. a record nested too deeply to write back: the whole-file reader says why
+            raise NotStreamable(source_file) from exc
+        number += len(lines)
+        if found and rows == 0 and found[0][2] is not None:
+            raise NotStreamable(source_file)  # not NDJSON as the whole-file reader tells it: it decides
+        if found:
+            rows += len(found)
+            yield _frame(found, source_file)
+        if not block:
+            break
+    if rows < 2:  # one object, or a wrapper on one line: the whole-file reader tells them apart
+        raise NotStreamable(source_file)
 
 
 def _decode(data: bytes, source_file: str) -> str:

@@ -16,7 +16,7 @@ from hc_pipeline.deployment import build_resources
 from hc_pipeline.generate.facilities import build_facility_files
 from hc_pipeline.generate.patients import build_patient_files
 from hc_pipeline.partitions import partition_key_for
-from hc_pipeline.sources import patients_csv
+from hc_pipeline.sources import facilities_json, patients_csv
 from hc_pipeline_tests.conftest import RUN_DATE, process
 
 PER_FILE_TABLES = {
@@ -93,7 +93,7 @@ def materialized(instance: dg.DagsterInstance, domain: str, asset: str) -> list[
 @pytest.fixture(scope="module")
 def both(tmp_path_factory):
     """The same files processed in batches (the default) and, in another home, one run per file, each file read and
-    curated in many small batches (2 KB blocks of a CSV, 8 records of a facilities file) instead of one."""
+    curated in many small batches (2 KB blocks of a CSV, 512 bytes of NDJSON, 8 records of other JSON) instead of one."""
     tmp_path = tmp_path_factory.mktemp("batches")
     files = sample_files()
     batched = processed_home(tmp_path, "batched", files)
@@ -102,7 +102,8 @@ def both(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(batches, "MAX_BATCH_FILES", 1)
         patch.setattr(patients_csv, "BLOCK_BYTES", 2048)
-        patch.setattr(per_file, "BATCH_ROWS", 8)  # facilities files too: read whole, written and curated in batches
+        patch.setattr(facilities_json, "BLOCK_BYTES", 512)  # an NDJSON facilities file is streamed too
+        patch.setattr(per_file, "BATCH_ROWS", 8)  # and the others, read whole, are written and curated in batches
         b = next(one_by_one)
     yield files, a, b
     for home in (one_by_one, batched):  # last opened, first closed: each instance restores Dagster's context

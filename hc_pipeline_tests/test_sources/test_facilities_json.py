@@ -1,13 +1,14 @@
 """Tests for the facilities JSON reader."""
 
+import io
 import json
 import random
 
 import pandas as pd
 import pytest
 
-from hc_pipeline.sources.errors import UnreadableFile
-from hc_pipeline.sources.facilities_json import COLUMNS, read_facilities
+from hc_pipeline.sources.errors import NotStreamable, UnreadableFile
+from hc_pipeline.sources.facilities_json import COLUMNS, read_facilities, stream_facilities
 
 SOURCE = "facilities/landing [v2], émission.json"
 
@@ -167,36 +168,39 @@ def test_numbers_past_a_float_range_are_valid_json_kept_as_written(container):
     ]
 
 
+UNREADABLE = [
+    (b"", "empty file"),
+    (b" \r\n\t\n", "empty file"),
+    (b"\xef\xbb\xbf", "empty file"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary content, not a UTF-8 JSON text file"),
+    ('[{"facility_id": "F1"}]'.encode("utf-16"), "binary content, not a UTF-8 JSON text file"),
+    (b"\x89PNG\r\n\x1a\n", "not UTF-8 text: byte 0: invalid start byte"),
+    ("é".encode("latin-1"), "not UTF-8 text: byte 0: unexpected end of data"),
+    (b"facility_id,state\nF1,TX\n", "not JSON: line 1 column 1: Expecting value"),
+    (b'[{"facility_id": "F1"}', "not JSON: line 1 column 23: Expecting ',' delimiter"),
+    (
+        b'[\n  {"facility_id": "F1"},\n  {"facility_id": "F2"}\n',
+        "not JSON: line 4 column 1: Expecting ',' delimiter",
+    ),
+    (b'{"facility_id": "F1"} trailing', "not JSON: line 1 column 23: Extra data"),
+    (b"[1]\n[2]\n", "not JSON: line 2 column 1: Extra data"),
+    (b'"a string"', "not a facilities file: the JSON is a single string"),
+    (b"42", "not a facilities file: the JSON is a single number"),
+    (b"null", "not a facilities file: the JSON is a single null"),
+    (b"true", "not a facilities file: the JSON is a single boolean"),
+    (b"[]", "no records: the JSON list is empty"),
+    (b'{"sample_data": []}', "no records: the JSON list is empty"),
+    (b"{}", "not a facilities file: a JSON object with no facility fields and no list"),
+    (b'{"count": 3}', "not a facilities file: a JSON object with no facility fields and no list"),
+    (b'{"a": [], "b": [{}]}', "ambiguous wrapper: the JSON object holds 2 lists ('a', 'b')"),
+    (b'[{"employee_count": NaN}]', "not JSON: NaN is not valid JSON"),
+    (b"[" * 100_000, "not JSON: nested too deeply"),
+]
+
+
 @pytest.mark.parametrize(
     ("data", "reason"),
-    [
-        (b"", "empty file"),
-        (b" \r\n\t\n", "empty file"),
-        (b"\xef\xbb\xbf", "empty file"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary content, not a UTF-8 JSON text file"),
-        ('[{"facility_id": "F1"}]'.encode("utf-16"), "binary content, not a UTF-8 JSON text file"),
-        (b"\x89PNG\r\n\x1a\n", "not UTF-8 text: byte 0: invalid start byte"),
-        ("é".encode("latin-1"), "not UTF-8 text: byte 0: unexpected end of data"),
-        (b"facility_id,state\nF1,TX\n", "not JSON: line 1 column 1: Expecting value"),
-        (b'[{"facility_id": "F1"}', "not JSON: line 1 column 23: Expecting ',' delimiter"),
-        (
-            b'[\n  {"facility_id": "F1"},\n  {"facility_id": "F2"}\n',
-            "not JSON: line 4 column 1: Expecting ',' delimiter",
-        ),
-        (b'{"facility_id": "F1"} trailing', "not JSON: line 1 column 23: Extra data"),
-        (b"[1]\n[2]\n", "not JSON: line 2 column 1: Extra data"),
-        (b'"a string"', "not a facilities file: the JSON is a single string"),
-        (b"42", "not a facilities file: the JSON is a single number"),
-        (b"null", "not a facilities file: the JSON is a single null"),
-        (b"true", "not a facilities file: the JSON is a single boolean"),
-        (b"[]", "no records: the JSON list is empty"),
-        (b'{"sample_data": []}', "no records: the JSON list is empty"),
-        (b"{}", "not a facilities file: a JSON object with no facility fields and no list"),
-        (b'{"count": 3}', "not a facilities file: a JSON object with no facility fields and no list"),
-        (b'{"a": [], "b": [{}]}', "ambiguous wrapper: the JSON object holds 2 lists ('a', 'b')"),
-        (b'[{"employee_count": NaN}]', "not JSON: NaN is not valid JSON"),
-        (b"[" * 100_000, "not JSON: nested too deeply"),
-    ],
+    UNREADABLE,
     ids=lambda value: value[:20] if isinstance(value, bytes) else None,
 )
 def test_unreadable_file_raises_with_its_reason(data, reason):
@@ -243,3 +247,34 @@ def test_random_and_mutated_bytes_never_raise_anything_but_unreadable_file():
         for text, error in zip(frame["record_json"], frame["parse_error"]):
             if pd.isna(error):
                 assert isinstance(json.loads(text), dict)
+
+
+def _streamed(data: bytes, block_bytes: int) -> pd.DataFrame | None:
+    """The rows `stream_facilities` yields, or None when it hands the file to the whole-file reader."""
+    try:
+        return pd.concat(list(stream_facilities(io.BytesIO(data), SOURCE, block_bytes)), ignore_index=True)
+    except NotStreamable:
+        return None
+
+
+def test_a_streamed_ndjson_file_gives_the_whole_file_readers_rows_and_anything_else_goes_to_it():
+    rng = random.Random(7)
+    ndjson = (json.dumps(FLAT) + "\r\n\n" + "not json\n" + "[1]\n" + json.dumps(NESTED) + "\n\n").encode()
+    samples = [ndjson, b"\xef\xbb\xbf" + ndjson, ndjson.rstrip(b"\n"), ndjson + "é".encode("latin-1")]
+    samples += [json.dumps([FLAT, NESTED]).encode(), json.dumps(FLAT).encode() + b"\n", b""]
+    samples += [b'{"sample_data": [{"facility_id": "F1"}, {"facility_id": "F2"}]}\n', b"\n\n" + ndjson]
+    samples += [data for data, _ in UNREADABLE] + list(_mutations(rng, ndjson, 300))
+    streamed = 0
+    for data in samples:
+        try:
+            whole = _read(data)
+        except UnreadableFile:
+            whole = None
+        for block_bytes in (5, 64, 1 << 20):
+            rows = _streamed(data, block_bytes)
+            if rows is not None:
+                assert whole is not None, data
+                pd.testing.assert_frame_equal(rows, whole)
+                streamed += 1
+    assert _streamed(ndjson, 5) is not None and _streamed(b"\xef\xbb\xbf" + ndjson, 64) is not None
+    assert streamed > 300  # most mutations of an NDJSON file are still NDJSON, read as a stream
