@@ -99,31 +99,32 @@ def staging_for(raw: pd.DataFrame, run_date: dt.date) -> Staging:
     return Staging(run_date, tuple(c for c in raw.columns if c not in ("source_row", "parse_error")))
 
 
-def file_staging(batches: Callable[[], Iterable[pd.DataFrame]], run_date: dt.date, spill: Path) -> Staging | None:
-    """The staging of a file judged in batches: one sweep counts its LOS groups and writes its keys under `spill`.
-    None for a file without batches.
+def file_staging(batches: Callable[[], Iterable[pd.DataFrame]], run_date: dt.date) -> Staging | None:
+    """The staging of a file judged in batches: one sweep counts its LOS groups and its keys. None for a file without
+    batches.
 
-    `batches()` yields the file's raw rows in order, in the same batches each time it is called.
+    `batches()` yields the file's raw rows in order, in the same batches each time it is called. The keys go to a
+    temporary folder, gone once the sweep is settled: the judging sweep needs only what settling kept in memory.
     """
     staging = None
-    for raw in batches():
-        staging = staging or replace(staging_for(raw, run_date), file=FileState(spill))
-        first = first_pass(stage(raw), staging, RULE_GROUPS)
-        RULES["duplicate_stay"].passes(first, staging)  # only logs the stays' keys: it judges in the second sweep
-        population, diagnosis, los = los_stays(first)
-        staging.file.los.add(diagnosis, los, first["source_row"].to_numpy()[population])
-    if staging:
-        # Exact copies were counted as stays while no row was a copy yet: the copies found now come back out.
-        staging.file.settle(discounted=("duplicate_row",))
+    with tempfile.TemporaryDirectory(prefix="hc_pipeline-keys-") as spill:
+        for raw in batches():
+            staging = staging or replace(staging_for(raw, run_date), file=FileState(Path(spill)))
+            first = first_pass(stage(raw), staging, RULE_GROUPS)
+            RULES["duplicate_stay"].passes(first, staging)  # only logs the stays' keys: it judges in the second sweep
+            population, diagnosis, los = los_stays(first)
+            staging.file.los.add(diagnosis, los, first["source_row"].to_numpy()[population])
+        if staging:
+            # Exact copies were counted as stays while no row was a copy yet: the copies found now come back out.
+            staging.file.settle(discounted=("duplicate_row",))
     return staging
 
 
 def masks_in_batches(batches: Callable[[], Iterable[pd.DataFrame]], run_date: dt.date) -> Iterator[pd.DataFrame]:
     """Each batch's rule masks, the same as the whole file's: one sweep counts the LOS groups, a second judges."""
-    with tempfile.TemporaryDirectory(prefix="hc_pipeline-keys-") as spill:
-        staging = file_staging(batches, run_date, Path(spill))
-        for raw in batches():
-            yield evaluate(stage(raw), staging, RULE_GROUPS)
+    staging = file_staging(batches, run_date)
+    for raw in batches():
+        yield evaluate(stage(raw), staging, RULE_GROUPS)
 
 
 def curate_batches(
@@ -138,10 +139,9 @@ def curate_batches(
         return
     ahead = itertools.chain([first, second], sweep)  # the sweep that counts the LOS groups goes on from here
     del first, second
-    with tempfile.TemporaryDirectory(prefix="hc_pipeline-keys-") as spill:
-        staging = file_staging(lambda: ahead, run_date, Path(spill))
-        for raw in batches():
-            yield curate(raw, run_date, keep(raw), staging)
+    staging = file_staging(lambda: ahead, run_date)
+    for raw in batches():
+        yield curate(raw, run_date, keep(raw), staging)
 
 
 def curate(

@@ -264,6 +264,7 @@ class FileState:
                 self.first_seen[rule_id], repeated = log.settled(con)
                 if rule_id in discounted:
                     self.los.discount(con, repeated)
+        self.spill = None  # settled: the folder may go, and a rule met only from now on keeps its keys in memory
 
     def remember(self, rows: np.ndarray, masks: dict[str, np.ndarray]) -> None:
         """Keep one batch's first-pass masks, by the batch's first row and length (not those a key log answered)."""

@@ -156,12 +156,12 @@ def test_copies_counted_as_stays_before_they_were_known_come_back_out_of_the_los
     assert (batched.to_numpy() != whole.to_numpy()).sum() == 0
 
 
-def test_after_the_counting_sweep_only_rows_whose_key_repeats_are_remembered(tmp_path):
+def test_after_the_counting_sweep_only_rows_whose_key_repeats_are_remembered():
     header = "patient_id,age,gender,admission_date,discharge_date,diagnosis\n"
     rows = [f"P{i},40,F,2024-01-{1 + i % 28:02d},2024-02-10,Gout\n" for i in range(300)]
     raw = read_admissions((header + "".join(rows) + "".join(rows[10:15])).encode(), "copies.csv")
     parts = _batches(raw)
-    staging = patient_curation.file_staging(lambda: iter(parts), RUN_DATE, tmp_path)
+    staging = patient_curation.file_staging(lambda: iter(parts), RUN_DATE)
     masks = pd.concat([evaluate(patient_curation.stage(part), staging, patients.RULE_GROUPS) for part in parts])
     assert np.flatnonzero(masks["duplicate_row"]).tolist() == list(range(300, 305))
     # Of 305 rows, the judging sweep keeps the five keys that repeat, not one per row.
