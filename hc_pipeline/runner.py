@@ -155,7 +155,7 @@ def _run_domain(
         )
         tag_failed_checks(instance, refreshed.dagster_run)
         if refreshed.success:
-            summary.reports_refreshed += [k.to_user_string() for a in reports for k in a.keys]
+            summary.reports_refreshed += [k.to_user_string() for a in reports for k in a.keys_by_output_name.values()]
         else:
             stop_on_outage(refreshed, resources)
             summary.reports_failed.append(

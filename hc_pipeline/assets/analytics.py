@@ -3,11 +3,12 @@
 import dagster as dg
 import pandas as pd
 
-from hc_pipeline.assets.reports import report_asset, run_report
+from hc_pipeline.assets.reports import REFRESH, report_asset, run_report
+from hc_pipeline.assets.retries import retried
 from hc_pipeline.io_managers.parquet import lake_file
 from hc_pipeline.metadata import markdown_table
 from hc_pipeline.resources.exports import EXPORTED_REPORTS, ReportExports
-from hc_pipeline.resources.query_engine import QueryEngine
+from hc_pipeline.resources.query_engine import Queries, QueryEngine
 from hc_pipeline.resources.storage import LakeStorage
 from hc_pipeline.sql import column_descriptions, render_sql
 
@@ -16,29 +17,62 @@ CHECK_META = {"owners": "team:data-stewards"}
 STAY_PREVIEW = ["patient_id", "length_of_stay_days", "readmitted_within_30_days", "days_to_readmission"]
 
 
-def _sql_report(name: str, description: str, summary_rows: int = 10):
-    @report_asset(DOMAIN, name, description)
-    def _report(query_engine: QueryEngine, exports: ReportExports) -> dg.Output[pd.DataFrame]:
-        frame, metadata = run_report(query_engine, render_sql(name), descriptions=column_descriptions(name))
-        if name in EXPORTED_REPORTS[DOMAIN]:  # patient-level tables (readmissions) are never exported
-            metadata.update(exports.publish(DOMAIN, name, frame).to_metadata())
-        return dg.Output(
-            frame, metadata={**metadata, "summary": dg.MetadataValue.md(markdown_table(frame.head(summary_rows)))}
+STAYS = "patients_stays"
+# What the reports over the shared view read of it: the view is computed once for them, with these columns only.
+STAYS_COLUMNS = [
+    *("patient_id", "admission_date", "discharge_date", "length_of_stay_days", "source_file", "source_row"),
+    *("readmitted_within_30_days", "days_to_readmission", "gender", "age_band", "race", "ethnicity", "diagnosis"),
+]
+# Each report over the stays: its description, and the rows its summary shows (readmissions shows totals).
+STAYS_REPORTS = {
+    "readmissions": (
+        "One row per discharged stay: length of stay and whether the next admission came within 30 days.",
+        0,
+    ),
+    "readmission_rates": (
+        "30-day readmission rate overall and by gender, age band and the top 20 diagnoses.",
+        40,
+    ),
+    "demographics": ("Patients by gender, age band, race and ethnicity (latest admission each).", 40),
+    "diagnosis_patterns": ("Per diagnosis: stays, patients, mean length of stay and readmission rate.", 20),
+}
+
+
+@dg.multi_asset(
+    name="patients_stays_reports",
+    outs={
+        name: dg.AssetOut(
+            key=[DOMAIN, name],
+            group_name=DOMAIN,
+            description=description,
+            automation_condition=REFRESH,
+            is_required=False,
         )
-
-    return _report
-
-
-@report_asset(
-    DOMAIN,
-    "readmissions",
-    "One row per discharged stay: length of stay and whether the next admission came within 30 days.",
+        for name, (description, _) in STAYS_REPORTS.items()
+    },
+    deps=[dg.AssetKey([DOMAIN, "curated_records"])],
+    can_subset=True,
+    description="The reports over every curated stay with the patient's next admission, which is worked out once.",
 )
-def readmissions(query_engine: QueryEngine, storage: LakeStorage) -> dg.Output:
+@retried
+def stays_reports(
+    context: dg.AssetExecutionContext, query_engine: QueryEngine, storage: LakeStorage, exports: ReportExports
+):
+    with query_engine.sharing(STAYS, STAYS_COLUMNS) as queries:
+        for name, (_, summary_rows) in STAYS_REPORTS.items():
+            if dg.AssetKey([DOMAIN, name]) not in context.selected_asset_keys:
+                continue
+            if name == "readmissions":
+                yield _readmissions(queries, storage)
+            else:
+                yield _aggregate(name, queries, exports, summary_rows, output_name=name)
+
+
+def _readmissions(queries: Queries, storage: LakeStorage) -> dg.Output:
     # One row per stay of a patient: the preview shows no dates and only hashed ids, and the summary only totals.
     # Written to the lake as the rows come: the table has as many rows as the lake has stays.
     table, metadata = run_report(
-        query_engine,
+        queries,
         render_sql("readmissions"),
         STAY_PREVIEW,
         masked=("patient_id",),
@@ -47,19 +81,23 @@ def readmissions(query_engine: QueryEngine, storage: LakeStorage) -> dg.Output:
     )
     readmitted = int(pd.Series(table.column("readmitted_within_30_days")).fillna(False).astype(bool).sum())
     totals = pd.DataFrame({"stays": [table.num_rows], "readmitted_within_30_days": [readmitted]})
-    return dg.Output(table, metadata={**metadata, "summary": dg.MetadataValue.md(markdown_table(totals))})
+    summary = dg.MetadataValue.md(markdown_table(totals))
+    return dg.Output(table, output_name="readmissions", metadata={**metadata, "summary": summary})
 
 
-readmission_rates = _sql_report(
-    "readmission_rates", "30-day readmission rate overall and by gender, age band and the top 20 diagnoses.", 40
-)
-length_of_stay = _sql_report("length_of_stay", "Stays and mean / median / p90 length of stay by admission month.", 24)
-demographics = _sql_report(
-    "demographics", "Patients by gender, age band, race and ethnicity (latest admission each).", 40
-)
-diagnosis_patterns = _sql_report(
-    "diagnosis_patterns", "Per diagnosis: stays, patients, mean length of stay and readmission rate.", 20
-)
+def _aggregate(
+    name: str, queries: Queries, exports: ReportExports, summary_rows: int, output_name: str = "result"
+) -> dg.Output:
+    frame, metadata = run_report(queries, render_sql(name), descriptions=column_descriptions(name))
+    if name in EXPORTED_REPORTS[DOMAIN]:
+        metadata.update(exports.publish(DOMAIN, name, frame).to_metadata())
+    summary = dg.MetadataValue.md(markdown_table(frame.head(summary_rows)))
+    return dg.Output(frame, output_name=output_name, metadata={**metadata, "summary": summary})
+
+
+@report_asset(DOMAIN, "length_of_stay", "Stays and mean / median / p90 length of stay by admission month.")
+def length_of_stay(query_engine: QueryEngine, exports: ReportExports) -> dg.Output[pd.DataFrame]:
+    return _aggregate("length_of_stay", query_engine, exports, 24)
 
 
 def _check(asset: str, description: str, category: str):
@@ -101,5 +139,5 @@ def one_row_per_patient(demographics: pd.DataFrame, query_engine: QueryEngine) -
     )
 
 
-report_assets = [readmissions, readmission_rates, length_of_stay, demographics, diagnosis_patterns]
+report_assets = [stays_reports, length_of_stay]
 checks = [discharge_after_admission, rate_between_zero_and_one, one_row_per_patient]

@@ -8,7 +8,7 @@ from upath import UPath
 
 from hc_pipeline.assets.retries import retried
 from hc_pipeline.metadata import table_metadata
-from hc_pipeline.resources.query_engine import QueryEngine
+from hc_pipeline.resources.query_engine import Queries
 from hc_pipeline.stores.file_table import FileTable
 
 # Refresh once the per-file runs of a batch are done, whichever partitions are missing (unreadable files).
@@ -32,7 +32,7 @@ def report_asset(domain: str, name: str, description: str):
 
 
 def run_report(
-    engine: QueryEngine,
+    engine: Queries,
     sql: str,
     preview_columns: list[str] | None = None,
     masked: tuple[str, ...] = (),

@@ -3,7 +3,7 @@
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import dagster as dg
 import pandas as pd
@@ -21,6 +21,14 @@ if TYPE_CHECKING:  # duckdb loads when a query runs, not with the code location
     from hc_pipeline.stores.duckdb_lake import DuckDBLake
 
 
+class Queries(Protocol):
+    """Runs Athena-dialect statements: an engine, or a block of statements sharing what it computed once."""
+
+    def query_with_stats(self, sql: str) -> tuple[pd.DataFrame, QueryStats | None]: ...
+
+    def query_to_table(self, sql: str, path: UPath) -> tuple[FileTable, QueryStats | None]: ...
+
+
 class QueryEngine(dg.ConfigurableResource, ABC):
     """Runs Athena (Trino) dialect SQL over the lake; DuckDB locally, Athena on AWS."""
 
@@ -36,6 +44,12 @@ class QueryEngine(dg.ConfigurableResource, ABC):
         """The rows written to `path` as parquet, and what the query cost."""
         frame, stats = self.query_with_stats(sql)
         return write_table(path, [frame]), stats
+
+    @contextlib.contextmanager
+    def sharing(self, view: str, columns: list[str]) -> Iterator[Queries]:
+        """Queries for a block of statements that read the shared `view`; an engine that can computes the view
+        once for all of them (only `columns`), any other computes it in each statement."""
+        yield self
 
     @abstractmethod
     def tables(self) -> list[str]:
@@ -71,3 +85,23 @@ class DuckDBQueryEngine(QueryEngine):
     def query_to_table(self, sql: str, path: UPath) -> tuple[FileTable, QueryStats | None]:
         # Written as DuckDB hands the rows over: a report of one row per stay never sits whole in pandas.
         return write_table(path, self.lake.frames(athena_to_duckdb(sql))), None
+
+    @contextlib.contextmanager
+    def sharing(self, view: str, columns: list[str]) -> Iterator[Queries]:
+        with self.lake.computed_once(view, columns) as con:
+            yield _OnConnection(con)
+
+
+class _OnConnection:
+    """Queries on one open DuckDB connection."""
+
+    def __init__(self, con: "duckdb.DuckDBPyConnection"):
+        self.con = con
+
+    def query_with_stats(self, sql: str) -> tuple[pd.DataFrame, None]:
+        return self.con.execute(athena_to_duckdb(sql)).df(), None
+
+    def query_to_table(self, sql: str, path: UPath) -> tuple[FileTable, None]:
+        from hc_pipeline.stores.duckdb_lake import result_frames
+
+        return write_table(path, result_frames(self.con, athena_to_duckdb(sql))), None

@@ -124,13 +124,28 @@ class DuckDBLake:
         """The rows of one statement as pandas DataFrames of `vectors` x 2,048 rows, typed as `frame` types them
         (one empty frame when there are none); the connection stays open until the last is taken."""
         with self.connect(for_sql=duckdb_sql) as con:
-            result = con.execute(duckdb_sql)
-            chunk = result.fetch_df_chunk(vectors)
+            yield from result_frames(con, duckdb_sql, vectors)
+
+    @contextlib.contextmanager
+    def computed_once(self, view: str, columns: list[str]) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection on which the shared `view` is a temporary table of its `columns`, computed once for the
+        statements of the block (which read it, not other tables); beyond the memory limit it spills to disk."""
+        with self.connect(for_sql=f"SELECT * FROM {view}") as con:
+            con.execute(f"CREATE TEMP TABLE {view}_once AS SELECT {', '.join(columns)} FROM {view}")
+            con.execute(f"DROP VIEW {view}")
+            con.execute(f"CREATE VIEW {view} AS SELECT * FROM {view}_once")
+            yield con
+
+
+def result_frames(con: duckdb.DuckDBPyConnection, duckdb_sql: str, vectors: int = 64) -> Iterator:
+    """The rows of one statement on `con` as DataFrames of `vectors` x 2,048 rows (one empty frame when none)."""
+    result = con.execute(duckdb_sql)
+    chunk = result.fetch_df_chunk(vectors)
+    yield chunk
+    while len(chunk):
+        chunk = result.fetch_df_chunk(vectors)
+        if len(chunk):
             yield chunk
-            while len(chunk):
-                chunk = result.fetch_df_chunk(vectors)
-                if len(chunk):
-                    yield chunk
 
 
 def _read_by(duckdb_sql: str, layout: dict[str, tuple[str, bool]]) -> dict[str, tuple[str, bool]]:
