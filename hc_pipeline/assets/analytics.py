@@ -20,7 +20,7 @@ STAY_PREVIEW = ["patient_id", "length_of_stay_days", "readmitted_within_30_days"
 STAYS = "patients_stays"
 # What the reports over the shared view read of it: the view is computed once for them, with these columns only.
 STAYS_COLUMNS = [
-    *("patient_id", "admission_date", "discharge_date", "length_of_stay_days", "source_file", "source_row"),
+    *("patient_id", "admission_date", "discharge_date", "length_of_stay_days", "stay_number", "latest_stay"),
     *("readmitted_within_30_days", "days_to_readmission", "gender", "age_band", "race", "ethnicity", "diagnosis"),
 ]
 # Each report over the stays: its description, and the rows its summary shows (readmissions shows totals).

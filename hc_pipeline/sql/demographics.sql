@@ -3,23 +3,10 @@
 -- column dimension: What the row breaks down by: gender, age_band, race or ethnicity.
 -- column value: The value of the dimension; 'Unknown' when missing.
 -- column patients: Distinct patients, each counted once as of their latest admission.
-WITH ranked AS (
-    SELECT
-        patient_id,
-        gender,
-        age_band,
-        race,
-        ethnicity,
-        row_number() OVER (
-            PARTITION BY patient_id
-            ORDER BY admission_date DESC, source_file DESC, source_row DESC
-        ) AS recency
-    FROM patients_stays
-),
-latest AS (
+WITH latest AS (
     SELECT gender, age_band, race, ethnicity
-    FROM ranked
-    WHERE recency = 1
+    FROM patients_stays
+    WHERE latest_stay
 ),
 by_dimension AS (
     SELECT 1 AS dimension_order, 'gender' AS dimension, coalesce(gender, 'Unknown') AS value FROM latest

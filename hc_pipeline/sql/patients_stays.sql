@@ -1,6 +1,7 @@
 -- Shared view: every curated stay with the patient's next admission (by admission_date; ties: source_file,
 -- source_row), the days from this discharge to it, whether it came within 30 days, and the age band at admission.
 -- A next admission that starts before this discharge (an overlap) is no readmission; days_to_readmission is then NULL.
+-- stay_number counts the patient's stays in that order and latest_stay marks the last: one window, so one sort.
 SELECT
     o.*,
     CASE
@@ -25,6 +26,14 @@ FROM (
         lead(c.admission_date) OVER (
             PARTITION BY c.patient_id
             ORDER BY c.admission_date, c.source_file, c.source_row
-        ) AS next_admission_date
+        ) AS next_admission_date,
+        row_number() OVER (
+            PARTITION BY c.patient_id
+            ORDER BY c.admission_date, c.source_file, c.source_row
+        ) AS stay_number,
+        lead(true) OVER (
+            PARTITION BY c.patient_id
+            ORDER BY c.admission_date, c.source_file, c.source_row
+        ) IS NULL AS latest_stay
     FROM patients_curated_records AS c
 ) AS o

@@ -16,4 +16,4 @@ SELECT
     days_to_readmission
 FROM patients_stays
 WHERE discharge_date IS NOT NULL
-ORDER BY patient_id, admission_date, source_file, source_row
+ORDER BY patient_id, stay_number
