@@ -1,6 +1,10 @@
 """Patients: admission CSVs landed per file, curated by the admission rules, reported as anomalies."""
 
 import datetime as dt
+import shutil
+import tempfile
+from collections.abc import Iterator
+from typing import BinaryIO
 
 import dagster as dg
 import pandas as pd
@@ -17,7 +21,9 @@ from hc_pipeline.partitions import files_partitions
 from hc_pipeline.resources.storage import LakeStorage
 from hc_pipeline.schemas.patients import RULE_GROUPS, CuratedAdmissions, Findings
 from hc_pipeline.sources.patients_csv import REQUIRED_COLUMNS, read_admissions, stream_admissions
-from hc_pipeline.sources.synthea_zip import is_synthea_zip, read_synthea_zip
+from hc_pipeline.sources.resumed import resumed
+from hc_pipeline.sources.synthea_zip import is_synthea_zip, read_synthea_zip, stream_synthea_zip
+from hc_pipeline.stores.digests import CHUNK_BYTES
 from hc_pipeline.stores.file_table import FileTable, frames, row_count, write_table
 
 DOMAIN = "patients"
@@ -44,7 +50,20 @@ def read_patients_file(data: bytes, source_file: str) -> pd.DataFrame:
     return read_synthea_zip(data, source_file) if is_synthea_zip(data) else read_admissions(data, source_file)
 
 
-read_file = read_step(DOMAIN, read_patients_file, empty_raw, LANDED_DOCS, stream=stream_admissions)
+def stream_patients_file(handle: BinaryIO, source_file: str) -> Iterator[pd.DataFrame]:
+    """`read_patients_file` in batches: a CSV a block at a time; a zip, which is read from its end, is first
+    copied to a temporary file, then its encounters are read a block at a time."""
+    head = handle.read(4)
+    if not is_synthea_zip(head):
+        yield from stream_admissions(resumed(head, handle), source_file)
+        return
+    with tempfile.TemporaryFile() as spool:
+        shutil.copyfileobj(resumed(head, handle), spool, CHUNK_BYTES)
+        spool.seek(0)
+        yield from stream_synthea_zip(spool, source_file)
+
+
+read_file = read_step(DOMAIN, read_patients_file, empty_raw, LANDED_DOCS, stream=stream_patients_file)
 curate_file = curate_step(
     DOMAIN,
     lambda batches, run_date, obj, engine, keep: curate_batches(batches, run_date, keep),

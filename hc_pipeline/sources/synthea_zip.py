@@ -1,10 +1,13 @@
 """Synthea CSV export in a zip: inpatient encounters become admission rows in the patients raw shape."""
 
+import contextlib
 import csv
 import io
 import re
 import zipfile
 import zlib
+from collections.abc import Iterator
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -50,6 +53,8 @@ _CHUNK = 1 << 20
 # What zipfile raises on damaged archives besides BadZipFile (e.g. "negative seek value", "zip file version 19.6").
 _CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, NotImplementedError)
 _STRING = pd.StringDtype("pyarrow")
+# encounters.csv is parsed a block at a time: about 40,000 encounters.
+BLOCK_BYTES = 8 << 20
 
 
 class _Budget:
@@ -76,8 +81,20 @@ def read_synthea_zip(
     """Inpatient encounters of a Synthea export as string admission rows, plus source_file, source_row, parse_error."""
     if not is_synthea_zip(data):
         raise UnreadableFile(source_file, "not a zip archive")
+    batches = list(stream_synthea_zip(io.BytesIO(data), source_file, max_uncompressed_bytes))
+    return batches[0] if len(batches) == 1 else pd.concat(batches, ignore_index=True)
+
+
+def stream_synthea_zip(
+    archive_file: BinaryIO,
+    source_file: str,
+    max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED_BYTES,
+    block_bytes: int | None = None,
+) -> Iterator[pd.DataFrame]:
+    """`read_synthea_zip`'s rows in batches from a seekable archive: patients.csv is held (every encounter joins
+    it; it has a row per patient, not per stay), encounters.csv is read a block of `block_bytes` at a time."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive = zipfile.ZipFile(archive_file)
     except _CORRUPT as exc:
         raise UnreadableFile(source_file, f"corrupt zip archive: {exc}") from None
     with archive:
@@ -90,9 +107,18 @@ def read_synthea_zip(
                 f"{max_uncompressed_bytes} bytes",
             )
         budget = _Budget(max_uncompressed_bytes)
-        patients = _read_table(archive, entries["patients.csv"], _PATIENT_COLUMNS, budget, source_file)
-        encounters = _read_table(archive, entries["encounters.csv"], _ENCOUNTER_COLUMNS, budget, source_file)
-    return _admissions(patients, encounters, source_file)
+        patients = _Patients(
+            _read_table(_Entry(archive, entries["patients.csv"], budget, source_file), _PATIENT_COLUMNS)
+        )
+        encounters = _Entry(archive, entries["encounters.csv"], budget, source_file)
+        admitted = 0
+        for first_row, batch in _stream_table(encounters, _ENCOUNTER_COLUMNS, block_bytes or BLOCK_BYTES):
+            admissions = _admissions(patients, batch, source_file, first_row)
+            admitted += admissions.num_rows
+            if admissions.num_rows:
+                yield admissions.to_pandas(types_mapper={pa.string(): _STRING}.get)
+    if not admitted:
+        raise UnreadableFile(source_file, "no inpatient encounters in encounters.csv")
 
 
 def _find_entries(archive: zipfile.ZipFile, source_file: str) -> dict[str, zipfile.ZipInfo]:
@@ -118,50 +144,78 @@ def _declared_size(archive: zipfile.ZipFile) -> int:
     return sum(info.file_size for info in archive.infolist())
 
 
-def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Budget, source_file: str) -> bytearray:
-    """The entry's bytes, read in chunks so a lying header cannot make us decompress past the limit."""
-    data = bytearray()
-    try:
-        with archive.open(info) as entry:
-            while chunk := entry.read(_CHUNK):
-                budget.take(len(chunk), source_file)
-                data += chunk
-    except (NotImplementedError, RuntimeError) as exc:  # unsupported compression, encrypted entry
-        raise UnreadableFile(source_file, f"cannot extract {info.filename}: {exc}") from None
-    except _CORRUPT as exc:
-        raise UnreadableFile(source_file, f"corrupt zip archive: {info.filename}: {exc}") from None
-    return data
-
-
-def _read_table(archive, info, wanted: dict[str, bool], budget: _Budget, source_file: str) -> dict[str, pa.Array]:
+def _read_table(entry: "_Entry", wanted: dict[str, bool]) -> dict[str, pa.Array]:
     """The wanted columns (header matched case-insensitively) as stripped strings, blanks null."""
-    data = _read_entry(archive, info, budget, source_file)
+    with entry:
+        data = entry.whole()
     bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     end = data.find(b"\n")
-    line = data[bom : end if end >= 0 else len(data)].decode("utf-8", "replace")
+    actual, include = _header(data[bom : end if end >= 0 else len(data)], entry.info, wanted, entry.source_file)
     try:
-        header = next(csv.reader(io.StringIO(line, newline="")), [])
+        table = pa_csv.read_csv(pa.py_buffer(data).slice(bom), convert_options=_convert_options(include))
+    except pa.ArrowException as exc:
+        raise _unreadable_csv(exc, entry.info, entry.source_file) from None
+    return _columns(table, actual, wanted)
+
+
+def _stream_table(entry: "_Entry", wanted: dict[str, bool], block_bytes: int) -> Iterator[tuple[int, dict]]:
+    """`_read_table`'s columns a block at a time, each with the (1-based) row number of its first row."""
+    with entry:
+        yield from _blocks(entry, wanted, block_bytes)
+
+
+def _blocks(entry: "_Entry", wanted: dict[str, bool], block_bytes: int) -> Iterator[tuple[int, dict]]:
+    line = entry.first_line()
+    bom = 3 if line.startswith(b"\xef\xbb\xbf") else 0
+    actual, include = _header(line[bom:], entry.info, wanted, entry.source_file)
+    entry.skip(bom)
+    first_row = 1
+    try:
+        reader = pa_csv.open_csv(
+            entry,
+            read_options=pa_csv.ReadOptions(block_size=block_bytes),
+            convert_options=_convert_options(include),
+        )
+        for batch in reader:
+            yield first_row, _columns(pa.Table.from_batches([batch]), actual, wanted)
+            first_row += batch.num_rows
+    except pa.ArrowException as exc:
+        # As when read whole: a damaged entry is reported as such, though its garbage failed to parse first.
+        with contextlib.suppress(UnreadableFile):
+            entry.drain()
+        raise entry.failure or _unreadable_csv(exc, entry.info, entry.source_file) from None
+    if entry.failure:  # raised while pyarrow read ahead, after the rows it has parsed
+        raise entry.failure
+
+
+def _header(line: bytes, info, wanted: dict[str, bool], source_file: str) -> tuple[dict[str, str], list[str]]:
+    """Upper-cased name -> the header's name, and the names of the wanted columns it has; refused without the
+    required ones."""
+    try:
+        header = next(csv.reader(io.StringIO(line.decode("utf-8", "replace"), newline="")), [])
     except csv.Error as exc:
         raise UnreadableFile(source_file, f"{info.filename}: unreadable CSV header ({exc})") from None
     actual = {name.strip().upper(): name for name in reversed(header)}
     missing = [name for name, required in wanted.items() if required and name not in actual]
     if missing:
         raise UnreadableFile(source_file, f"{info.filename}: required columns missing: {', '.join(missing)}")
-    include = [actual[name] for name in wanted if name in actual]
-    try:
-        table = pa_csv.read_csv(
-            pa.py_buffer(data).slice(bom),
-            convert_options=pa_csv.ConvertOptions(
-                include_columns=include,
-                column_types={name: pa.string() for name in include},
-                strings_can_be_null=False,
-            ),
-        )
-    except pa.ArrowException as exc:
-        # pyarrow quotes the offending row, which may hold SSNs or names: keep only the shape of the problem.
-        shape = _ROW_COUNT_ERROR.search(str(exc))
-        problem = shape.group(0) if shape else "invalid UTF-8" if "UTF8" in str(exc) else "malformed CSV"
-        raise UnreadableFile(source_file, f"{info.filename}: unreadable CSV ({problem})") from None
+    return actual, [actual[name] for name in wanted if name in actual]
+
+
+def _convert_options(include: list[str]) -> pa_csv.ConvertOptions:
+    return pa_csv.ConvertOptions(
+        include_columns=include, column_types={name: pa.string() for name in include}, strings_can_be_null=False
+    )
+
+
+def _unreadable_csv(exc: pa.ArrowException, info, source_file: str) -> UnreadableFile:
+    # pyarrow quotes the offending row, which may hold SSNs or names: keep only the shape of the problem.
+    shape = _ROW_COUNT_ERROR.search(str(exc))
+    problem = shape.group(0) if shape else "invalid UTF-8" if "UTF8" in str(exc) else "malformed CSV"
+    return UnreadableFile(source_file, f"{info.filename}: unreadable CSV ({problem})")
+
+
+def _columns(table: pa.Table, actual: dict[str, str], wanted: dict[str, bool]) -> dict[str, pa.Array]:
     columns = {}
     for name in wanted:
         if name in actual:
@@ -172,16 +226,90 @@ def _read_table(archive, info, wanted: dict[str, bool], budget: _Budget, source_
     return columns
 
 
-def _admissions(patients: dict[str, pa.Array], encounters: dict[str, pa.Array], source_file: str) -> pd.DataFrame:
-    """Join inpatient encounters to their patients and map them onto the admission columns."""
+class _Entry(io.RawIOBase):
+    """An archive entry decompressed as it is read, counted against the budget; a damaged entry raises
+    UnreadableFile, also kept in `failure` as pyarrow may report it as its own error."""
+
+    def __init__(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Budget, source_file: str):
+        self.info, self.source_file, self.failure = info, source_file, None
+        self._archive, self._budget, self._entry, self._pending = archive, budget, None, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def first_line(self) -> bytes:
+        """The entry's first line (without its newline), left to be read again."""
+        while b"\n" not in self._pending and (chunk := self._chunk(_CHUNK)):
+            self._pending += chunk
+        return self._pending.split(b"\n", 1)[0]
+
+    def whole(self) -> bytearray:
+        """The rest of the entry."""
+        data = bytearray(self._pending)
+        while chunk := self._chunk(_CHUNK):
+            data += chunk
+        return data
+
+    def drain(self) -> None:
+        """Decompress the rest of the entry without keeping it: its CRC is checked at its end."""
+        self._pending = b""
+        while self._chunk(_CHUNK):
+            pass
+
+    def skip(self, n: int) -> None:
+        self._pending = self._pending[n:]
+
+    def readinto(self, target) -> int:
+        data = self._pending or self._chunk(len(target))
+        n = min(len(target), len(data))
+        target[:n] = data[:n]
+        self._pending = data[n:]
+        return n
+
+    def _chunk(self, size: int) -> bytes:
+        try:
+            if self._entry is None:
+                self._entry = self._archive.open(self.info)
+            chunk = self._entry.read(size)
+            self._budget.take(len(chunk), self.source_file)
+            return chunk
+        except UnreadableFile as refused:
+            self.failure = refused
+        except (NotImplementedError, RuntimeError) as exc:  # unsupported compression, encrypted entry
+            self.failure = UnreadableFile(self.source_file, f"cannot extract {self.info.filename}: {exc}")
+        except _CORRUPT as exc:
+            self.failure = UnreadableFile(self.source_file, f"corrupt zip archive: {self.info.filename}: {exc}")
+        raise self.failure
+
+    def close(self) -> None:
+        if self._entry is not None:
+            self._entry.close()
+        super().close()
+
+
+class _Patients:
+    """patients.csv's wanted columns, with each Id's first row found through an index built once for every batch."""
+
+    def __init__(self, columns: dict[str, pa.Array]):
+        self.columns = columns
+        ids = pd.Index(columns["ID"].to_numpy(zero_copy_only=False))
+        first = ~ids.duplicated(keep="first") & ids.notna()
+        self._rows, self._ids = np.flatnonzero(first), ids[first]
+
+    def rows_of(self, patient_ids: pa.Array) -> pa.Array:
+        """The patients.csv row of each id; null for an id it does not hold."""
+        found = self._ids.get_indexer(patient_ids.to_numpy(zero_copy_only=False))
+        return pa.array(self._rows[np.maximum(found, 0)], mask=found < 0)
+
+
+def _admissions(patients: _Patients, encounters: dict[str, pa.Array], source_file: str, first_row: int) -> pa.Table:
+    """Join inpatient encounters to their patients and map them onto the admission columns; `first_row` is the
+    row number of the first encounter."""
     inpatient = pc.fill_null(pc.equal(pc.utf8_lower(encounters["ENCOUNTERCLASS"]), "inpatient"), False)
-    rows = pc.filter(pa.array(np.arange(1, len(inpatient) + 1, dtype=np.int64)), inpatient)
-    if len(rows) == 0:
-        raise UnreadableFile(source_file, "no inpatient encounters in encounters.csv")
+    rows = pc.filter(pa.array(np.arange(first_row, first_row + len(inpatient), dtype=np.int64)), inpatient)
     enc = {name: pc.filter(column, inpatient) for name, column in encounters.items()}
-    # index_in gives the first patients.csv row of each Id, null for a patient it does not hold.
-    at = pc.index_in(enc["PATIENT"], value_set=pc.drop_null(patients["ID"]))
-    person = {name: pc.take(column, at) for name, column in patients.items()}
+    at = patients.rows_of(enc["PATIENT"])
+    person = {name: pc.take(column, at) for name, column in patients.columns.items()}
     start = _date_part(enc["START"])
     code = enc["REASONCODE"]
     n = len(rows)
@@ -201,8 +329,7 @@ def _admissions(patients: dict[str, pa.Array], encounters: dict[str, pa.Array], 
         "source_row": rows,
         "parse_error": pc.if_else(pc.is_null(at), UNKNOWN_PATIENT, pa.scalar(None, pa.string())),
     }
-    table = pa.table([columns[name] for name in (*COLUMNS, *ADDED_COLUMNS)], names=[*COLUMNS, *ADDED_COLUMNS])
-    return table.to_pandas(types_mapper={pa.string(): _STRING}.get)
+    return pa.table([columns[name] for name in (*COLUMNS, *ADDED_COLUMNS)], names=[*COLUMNS, *ADDED_COLUMNS])
 
 
 def _date_part(text: pa.Array) -> pa.Array:

@@ -382,3 +382,17 @@ def test_dates_that_are_not_iso_are_passed_on_and_impossible_birthdates_give_no_
     assert frame["age"].iloc[2] == "29"
     assert frame["admission_date"].tolist() == ["2019-02-17", "17/02/2019", "2019-02-17"]
     assert frame["discharge_date"].tolist() == ["2019-02-20", "2019-02-20", "2019-02-30"]
+
+
+def test_a_patient_row_without_an_id_does_not_shift_the_patients_after_it():
+    patients = [patient("", "1950-01-01", "F"), patient("p1", "1960-06-15", "M"), patient("p2", "2000-02-29", "F")]
+    patients[2]["RACE"] = "asian"
+    encounters = [
+        encounter("e1", "p2", "2024-06-14T22:10:00Z", "2024-06-20T06:00:00Z"),
+        encounter("e2", "p1", "2024-06-14T08:00:00Z", "2024-06-16T06:00:00Z"),
+    ]
+    frame = read_synthea_zip(export(patients, encounters), SOURCE)
+    assert frame[["patient_id", "gender", "race", "age"]].values.tolist() == [
+        ["p2", "F", "asian", "24"],
+        ["p1", "M", "white", "63"],
+    ]
