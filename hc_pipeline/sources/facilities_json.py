@@ -9,6 +9,8 @@ import pandas as pd
 
 from hc_pipeline.sources import json_numbers
 from hc_pipeline.sources.errors import NotStreamable, UnreadableFile
+from hc_pipeline.sources.json_array import array_elements
+from hc_pipeline.sources.resumed import resumed
 
 COLUMNS = ["record_json", "source_file", "source_row", "parse_error"]
 BLOCK_BYTES = 8 << 20
@@ -69,10 +71,11 @@ def _kind(value: object) -> str:
     return _KINDS.get(type(value), "number")
 
 
-def _element_rows(items: list) -> list[tuple[str, int, str | None]]:
-    """One row per list element; an element that is not an object is kept with a parse error."""
+def _element_rows(items: list, start: int = 1) -> list[tuple[str, int, str | None]]:
+    """One row per list element (numbered from `start`); an element that is not an object is kept with a parse
+    error."""
     rows = []
-    for position, item in enumerate(items, start=1):
+    for position, item in enumerate(items, start=start):
         error = None if isinstance(item, dict) else f"element {position}: a JSON {_kind(item)}, not an object"
         rows.append((_dumps(item), position, error))
     return rows
@@ -120,12 +123,35 @@ def _ndjson_rows(text: str) -> list[tuple[str, int, str | None]] | None:
 
 
 def stream_facilities(stream: BinaryIO, source_file: str, block_bytes: int | None = None) -> Iterator[pd.DataFrame]:
-    """`read_facilities`'s rows of an NDJSON file in batches, a block of whole lines at a time.
+    """`read_facilities`'s rows of an NDJSON file or a JSON array in batches, a block at a time.
 
-    Raises NotStreamable, possibly after some batches, for any other file: one whose first record line is not a
-    JSON object, with a single record, or not clean UTF-8; the whole-file reader then reads it or says why not.
+    Raises NotStreamable, possibly after some batches, for any other file (one object, a wrapper, anything not
+    clean UTF-8 or not valid JSON as a whole); the whole-file reader then reads it or says why not.
     """
     block_bytes = block_bytes or BLOCK_BYTES
+    head = stream.read(block_bytes)
+    stream = resumed(head, stream)
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n").startswith(b"["):
+        yield from _stream_array(stream, source_file, block_bytes)
+    else:
+        yield from _stream_lines(stream, source_file, block_bytes)
+
+
+def _stream_array(stream: BinaryIO, source_file: str, block_bytes: int) -> Iterator[pd.DataFrame]:
+    """The rows of a file that is one JSON array, one per element, as `_element_rows` gives them."""
+    decoder = json.JSONDecoder(parse_float=json_numbers.parse_float, parse_constant=_reject_constant)
+    position = 0
+    for values in array_elements(stream, decoder, block_bytes):
+        try:
+            rows = _element_rows(values, start=position + 1)
+        except _BadJSON:
+            raise NotStreamable(source_file) from None
+        position += len(rows)
+        yield _frame(rows, source_file)
+
+
+def _stream_lines(stream: BinaryIO, source_file: str, block_bytes: int) -> Iterator[pd.DataFrame]:
+    """The rows of an NDJSON file, a block of whole lines at a time."""
     pending, number, rows = b"", 0, 0
     while True:
         block = stream.read(block_bytes)

@@ -278,3 +278,31 @@ def test_a_streamed_ndjson_file_gives_the_whole_file_readers_rows_and_anything_e
                 streamed += 1
     assert _streamed(ndjson, 5) is not None and _streamed(b"\xef\xbb\xbf" + ndjson, 64) is not None
     assert streamed > 300  # most mutations of an NDJSON file are still NDJSON, read as a stream
+
+
+def test_a_streamed_json_array_gives_the_whole_file_readers_rows_and_anything_else_goes_to_it():
+    rng = random.Random(11)
+    elements = [FLAT, NESTED, 12, "text", None, [FLAT], {"facility_id": "F3", "n": "BIG", "s": "TEXT"}]
+    array = json.dumps(elements * 3, indent=1, ensure_ascii=False).encode()
+    array = array.replace(b'"BIG"', b"1e400").replace(b'"TEXT"', '"\\ud800 é ✓"'.encode())
+    samples = [array, b"\xef\xbb\xbf \r\n" + array + b"\n\t ", json.dumps(elements, separators=(",", ":")).encode()]
+    samples += [b"[" + json.dumps(FLAT).encode() + b"]", b"[]", b" [ ] ", b"[1,]", b"[1 2]", b"[1] [2]", b"[-]"]
+    samples += [b"[12345678901234567890, 1.5e3]", b'["' + "é".encode() * 40 + b'"]', b"[NaN]", b"[" * 5000]
+    samples += [array[:-1], array + b"x", array.replace(b"FAC-001", "FAC-\u00e9".encode("latin-1"), 1)]
+    samples += list(_mutations(rng, array, 300))
+    streamed = 0
+    for data in samples:
+        try:
+            whole = _read(data)
+        except UnreadableFile:
+            whole = None
+        for block_bytes in (7, 64, 1 << 20):
+            rows = _streamed(data, block_bytes)
+            if rows is not None:
+                assert whole is not None, data
+                pd.testing.assert_frame_equal(rows, whole)
+                streamed += 1
+    assert _streamed(array, 7) is not None and _streamed(samples[1], 64) is not None
+    assert _streamed(b"[12345678901234567890, 1.5e3, true]", 7) is not None  # values cut by a block still stream
+    assert len(list(stream_facilities(io.BytesIO(array), SOURCE, 64))) > 5  # a batch per 64 characters or so
+    assert streamed > 100  # a mutation that leaves the array valid JSON still streams
