@@ -1,5 +1,7 @@
 """The reports over every stay share one computation of `patients_stays`, and give what each gives on its own."""
 
+import datetime as dt
+
 import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -58,6 +60,35 @@ def test_one_stays_report_refreshes_alone(tmp_path, resources, defs, instance):
     assert result.success
     after = {k: instance.get_latest_materialization_event(k).run_id for k in _stays_keys()}
     assert {k for k in after if after[k] != before[k]} == {demographics}
+
+
+def test_the_readmissions_check_counts_in_the_lake_and_fails_on_a_stay_discharged_before_admission(
+    tmp_path, resources, defs, instance, home
+):
+    samples = tmp_path / "samples"
+    generate(samples, patients=150, facilities=4, defect_rate=0.05, seed=6, run_date=RUN_DATE)
+    land_all(resources, samples, domains=("patients",))
+    assert not process(defs, instance).failed
+    table = home / "lake" / "patients" / "readmissions" / "data.parquet"
+    stays = pq.read_table(table)
+    assert _check_alone(defs, resources, instance) == (True, {"failing_rows": 0, "stays": stays.num_rows})
+    dates = stays.to_pydict()
+    dates["discharge_date"][3] = dates["admission_date"][3] - dt.timedelta(days=1)
+    pq.write_table(pa.Table.from_pydict(dates, schema=stays.schema), table)
+    assert _check_alone(defs, resources, instance) == (False, {"failing_rows": 1, "stays": stays.num_rows})
+
+
+def _check_alone(defs, resources, instance) -> tuple[bool, dict]:
+    key = dg.AssetCheckKey(dg.AssetKey(["patients", "readmissions"]), "discharge_after_admission")
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        selection=dg.AssetSelection.checks(key),
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
+    )
+    (evaluation,) = result.get_asset_check_evaluations()
+    return evaluation.passed, {name: value.value for name, value in evaluation.metadata.items()}
 
 
 def _stays_keys() -> list[dg.AssetKey]:
