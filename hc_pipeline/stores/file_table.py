@@ -3,6 +3,7 @@
 import contextlib
 import json
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,18 +81,25 @@ class FileTable:
 
 def write_table(path: UPath, batches: Iterable[pd.DataFrame]) -> FileTable:
     """Write each frame as one row group (columns typed as the first frame's); readers see the finished file or
-    none of it."""
-    writer, schema, rows = None, None, 0
-    with written_whole(path) as sink:
+    none of it. A row group is encoded on a thread of its own while the next frame is made (Arrow's encoding
+    releases the GIL): at most one waits."""
+    writer, schema, rows, written = None, None, 0, None
+    with written_whole(path) as sink, ThreadPoolExecutor(1, thread_name_prefix="parquet-writer") as pool:
         try:
             for frame in batches:
                 table = to_arrow(frame, schema)
                 if writer is None:
                     schema = table.schema
                     writer = pq.ParquetWriter(sink, schema)
-                writer.write_table(table)
+                if written is not None:
+                    written.result()
+                written = pool.submit(writer.write_table, table)
                 rows += len(frame)
+            if written is not None:
+                written.result()
         except BaseException:
+            if written is not None:
+                wait([written])  # the writer is closed only once its last row group is done
             if writer is not None:
                 with contextlib.suppress(Exception):  # its footer may fail to write too (a full disk)
                     writer.close()
