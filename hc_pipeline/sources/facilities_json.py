@@ -123,25 +123,39 @@ def _ndjson_rows(text: str) -> list[tuple[str, int, str | None]] | None:
 
 
 def stream_facilities(stream: BinaryIO, source_file: str, block_bytes: int | None = None) -> Iterator[pd.DataFrame]:
-    """`read_facilities`'s rows of an NDJSON file or a JSON array in batches, a block at a time.
+    """`read_facilities`'s rows of an NDJSON file, a JSON array or a wrapper object holding one, in batches, a
+    block at a time.
 
-    Raises NotStreamable, possibly after some batches, for any other file (one object, a wrapper, anything not
-    clean UTF-8 or not valid JSON as a whole); the whole-file reader then reads it or says why not.
+    Raises NotStreamable, possibly after some batches, for any other file (one object, anything not clean UTF-8 or
+    not valid JSON as a whole); the whole-file reader then reads it or says why not.
     """
     block_bytes = block_bytes or BLOCK_BYTES
     head = stream.read(block_bytes)
     stream = resumed(head, stream)
-    if head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n").startswith(b"["):
-        yield from _stream_array(stream, source_file, block_bytes)
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    if text.startswith(b"[") or (text.startswith(b"{") and _broken_first_line(text)):
+        yield from _stream_container(stream, source_file, block_bytes)
     else:
         yield from _stream_lines(stream, source_file, block_bytes)
 
 
-def _stream_array(stream: BinaryIO, source_file: str, block_bytes: int) -> Iterator[pd.DataFrame]:
-    """The rows of a file that is one JSON array, one per element, as `_element_rows` gives them."""
+def _broken_first_line(text: bytes) -> bool:
+    """Whether the text has a whole first line that is no JSON value: a pretty-printed object's, unlike NDJSON's."""
+    line, newline, _ = text.partition(b"\n")
+    if not newline:
+        return False
+    try:
+        _loads(line.decode("utf-8"))
+    except (_BadJSON, UnicodeDecodeError):
+        return True
+    return False
+
+
+def _stream_container(stream: BinaryIO, source_file: str, block_bytes: int) -> Iterator[pd.DataFrame]:
+    """The rows of a file that is one JSON array, or a wrapper object holding one, as `_element_rows` gives them."""
     decoder = json.JSONDecoder(parse_float=json_numbers.parse_float, parse_constant=_reject_constant)
     position = 0
-    for values in array_elements(stream, decoder, block_bytes):
+    for values in array_elements(stream, decoder, block_bytes, wrapper_key=lambda key: key not in RECORD_KEYS):
         try:
             rows = _element_rows(values, start=position + 1)
         except _BadJSON:

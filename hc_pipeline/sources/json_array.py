@@ -1,9 +1,10 @@
-"""The elements of a JSON text that is one array, parsed a block of the text at a time."""
+"""The elements of the one array a JSON text holds (the text itself, or a wrapper object's one list), parsed a
+block of the text at a time."""
 
 import codecs
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from hc_pipeline.sources.errors import NotStreamable
@@ -16,8 +17,8 @@ LONGEST_VALUE = 16 << 20
 class _Text:
     """The stream's UTF-8 text from `at` on, topped up a block at a time; anything but clean UTF-8 ends it."""
 
-    def __init__(self, stream: BinaryIO, block_bytes: int):
-        self.stream, self.block_bytes = stream, block_bytes
+    def __init__(self, stream: BinaryIO, decoder: json.JSONDecoder, block_bytes: int):
+        self.stream, self.decoder, self.block_bytes = stream, decoder, block_bytes
         self.utf8 = codecs.getincrementaldecoder("utf-8-sig")()
         self.text, self.at, self.ended = "", 0, False
 
@@ -41,46 +42,94 @@ class _Text:
                 return self.text[self.at : self.at + 1]
             self.more()
 
-
-def array_elements(stream: BinaryIO, decoder: json.JSONDecoder, block_bytes: int) -> Iterator[list]:
-    """The array's values as `decoder` parses them, in lists of about `block_bytes` of text.
-
-    Raises NotStreamable, possibly after some lists, for any text that is not exactly one non-empty array of
-    valid JSON in clean UTF-8, or with a value longer than LONGEST_VALUE characters (a whole-file reader then says
-    what it is); a value is never cut at a block's end.
-    """
-    source = _Text(stream, block_bytes)
-    source.more()
-    if source.next_char() != "[":
-        raise NotStreamable()
-    source.at += 1
-    if source.next_char() in ("]", ""):
-        raise NotStreamable()
-    values, taken = [], 0
-    while True:
-        try:
-            value, end = decoder.raw_decode(source.text, source.at)
-        except json.JSONDecodeError:
-            end = None
-        except (RecursionError, ValueError):  # nested too deeply, NaN, an int past Python's digit limit
-            raise NotStreamable() from None
-        if end is None or (end == len(source.text) and not source.ended):  # cut at the block's end, maybe
-            if source.ended or len(source.text) - source.at > LONGEST_VALUE:
+    def value(self) -> tuple[object, int]:
+        """The JSON value at `at` and its length in characters, moving past it; one cut by the end of the text read
+        so far is parsed again with the next block."""
+        while True:
+            try:
+                value, end = self.decoder.raw_decode(self.text, self.at)
+            except json.JSONDecodeError:
+                end = None
+            except (RecursionError, ValueError):  # nested too deeply, NaN, an int past Python's digit limit
+                raise NotStreamable() from None
+            if end is not None and (end < len(self.text) or self.ended):
+                length, self.at = end - self.at, end
+                return value, length
+            if self.ended or len(self.text) - self.at > LONGEST_VALUE:
                 raise NotStreamable()
-            source.more()
-            continue
-        values.append(value)
-        taken += end - source.at
-        source.at = end
-        separator = source.next_char()
-        source.at += 1
-        if separator == "]":
-            break
-        if separator != "," or source.next_char() in ("]", ""):
+            self.more()
+
+    def separator(self, closing: str) -> bool:
+        """Past a ',' (True: another item follows) or `closing` (False); anything else is not for streaming."""
+        found = self.next_char()
+        self.at += 1
+        if found == closing:
+            return False
+        if found != "," or self.next_char() in (closing, ""):
             raise NotStreamable()
-        if taken >= block_bytes:
-            yield values
-            values, taken = [], 0
+        return True
+
+    def elements(self) -> Iterator[list]:
+        """The values of the non-empty array at `at`, in lists of about a block of text; ends past its ']'."""
+        self.at += 1
+        if self.next_char() in ("]", ""):
+            raise NotStreamable()
+        values, taken = [], 0
+        while True:
+            value, length = self.value()
+            values.append(value)
+            taken += length
+            if not self.separator("]"):
+                break
+            if taken >= self.block_bytes:
+                yield values
+                values, taken = [], 0
+        yield values
+
+
+def array_elements(
+    stream: BinaryIO, decoder: json.JSONDecoder, block_bytes: int, wrapper_key: Callable[[str], bool] | None = None
+) -> Iterator[list]:
+    """The values of the array the text is, or of the one list of a wrapper object, as `decoder` parses them, in
+    lists of about `block_bytes` of text. A wrapper is an object whose keys all pass `wrapper_key`.
+
+    Raises NotStreamable, possibly after some lists, for any other text: not exactly one JSON value in clean UTF-8,
+    an empty list, a wrapper with a repeated key, a key that fails `wrapper_key`, or not exactly one list; or a
+    value longer than LONGEST_VALUE characters (a whole-file reader then says what the text is).
+    """
+    source = _Text(stream, decoder, block_bytes)
+    source.more()
+    first = source.next_char()
+    if first == "[":
+        yield from source.elements()
+    elif first == "{" and wrapper_key is not None:
+        yield from _wrapped(source, wrapper_key)
+    else:
+        raise NotStreamable()
     if source.next_char():
-        raise NotStreamable()  # more after the array: the whole-file reader says what
-    yield values
+        raise NotStreamable()  # more after the value: the whole-file reader says what
+
+
+def _wrapped(source: _Text, wrapper_key: Callable[[str], bool]) -> Iterator[list]:
+    """The elements of the wrapper object's one list; its other values are parsed and dropped."""
+    source.at += 1
+    keys, lists = set(), 0
+    while source.next_char() == '"':
+        key, _ = source.value()
+        if key in keys or not wrapper_key(key) or source.next_char() != ":":
+            raise NotStreamable()
+        keys.add(key)
+        source.at += 1
+        if source.next_char() == "[":
+            lists += 1
+            if lists > 1:
+                raise NotStreamable()
+            yield from source.elements()
+        else:
+            source.value()
+        if not source.separator("}"):
+            break
+    else:
+        raise NotStreamable()  # an empty object, or a key that is not a string
+    if not lists:
+        raise NotStreamable()

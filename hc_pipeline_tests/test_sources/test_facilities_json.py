@@ -306,3 +306,38 @@ def test_a_streamed_json_array_gives_the_whole_file_readers_rows_and_anything_el
     assert _streamed(b"[12345678901234567890, 1.5e3, true]", 7) is not None  # values cut by a block still stream
     assert len(list(stream_facilities(io.BytesIO(array), SOURCE, 64))) > 5  # a batch per 64 characters or so
     assert streamed > 100  # a mutation that leaves the array valid JSON still streams
+
+
+def test_a_streamed_wrapper_gives_the_whole_file_readers_rows_and_anything_else_goes_to_it():
+    rng = random.Random(12)
+    wrapper = {"source": {"system": "x", "n": [1]}, "exported": "2025-06-30", "sample_data": [FLAT, NESTED, 5] * 4}
+    pretty = json.dumps(wrapper, indent=2, ensure_ascii=False).encode()
+    samples = [pretty, b"\xef\xbb\xbf" + pretty, json.dumps(wrapper).encode() + b"\n", json.dumps(wrapper).encode()]
+    samples += [
+        b'{\n"a": [1], "b": [2]}',  # two lists: ambiguous
+        b'{\n"data": [{"facility_id": "F1"}], "facility_id": "F9"}',  # a record after all
+        b'{\n"data": [{"facility_id": "F1"}], "data": [{"facility_id": "F2"}]}',  # the last of a repeated key wins
+        b'{\n"data": [{"facility_id": "F1"}], "data": 5}',
+        b'{\n"data": []}',
+        b'{\n"note": "no list"}',
+        b"{\n}",
+        b'{\n"data": [{"facility_id": "F1"}],}',
+        b'{\n"data": [{"facility_id": "F1"}]} trailing',
+        json.dumps(FLAT, indent=2).encode(),  # one record, pretty-printed
+    ]
+    samples += list(_mutations(rng, pretty, 300))
+    streamed = 0
+    for data in samples:
+        try:
+            whole = _read(data)
+        except UnreadableFile:
+            whole = None
+        for block_bytes in (7, 64, 1 << 20):
+            rows = _streamed(data, block_bytes)
+            if rows is not None:
+                assert whole is not None, data
+                pd.testing.assert_frame_equal(rows, whole)
+                streamed += 1
+    assert all(_streamed(data, 64) is not None for data in samples[:2])
+    assert len(list(stream_facilities(io.BytesIO(pretty), SOURCE, 64))) > 5
+    assert streamed > 100
