@@ -86,15 +86,15 @@ def read_step(
         try:
             raw, reason, copy = read_table(obj, partition_key, landing, storage), None, None
         except UnreadableFile as unreadable:
-            data = landing.read_bytes(obj.key, obj.version)
             reason = str(unreadable)
-            copy = storage.quarantine_file(
-                domain,
-                partition_key,
-                obj.key.rsplit("/", 1)[-1] or "file",
-                data,
-                {"file": obj.key, "version": obj.version, "reason": unreadable.reason},
-            )
+            with landing.open(obj.key, obj.version) as landed:  # copied as it is read: the file may be large
+                copy = storage.quarantine_file(
+                    domain,
+                    partition_key,
+                    obj.key.rsplit("/", 1)[-1] or "file",
+                    landed,
+                    {"file": obj.key, "version": obj.version, "reason": unreadable.reason},
+                )
             log.warning(f"quarantined whole file: {reason}")
             raw = empty()
         metadata = {

@@ -1,12 +1,14 @@
 """The storage root and its zones: lake, quarantine and insights, written whole or not at all."""
 
 import json
-from typing import Any
+import shutil
+from typing import Any, BinaryIO
 
 import dagster as dg
 from pydantic import Field
 from upath import UPath
 
+from hc_pipeline.stores.digests import CHUNK_BYTES
 from hc_pipeline.stores.environment import fsspec_options
 from hc_pipeline.stores.names import bounded_name
 from hc_pipeline.stores.whole_writes import written_whole
@@ -42,15 +44,26 @@ class LakeStorage(dg.ConfigurableResource):
             sink.write(data)
         return path
 
+    def write_stream(self, path: UPath, source: BinaryIO) -> UPath:
+        """`write_bytes` of what `source` holds, copied a chunk at a time."""
+        with written_whole(path) as sink:
+            shutil.copyfileobj(source, sink, CHUNK_BYTES)
+        return path
+
     def write_json(self, path: UPath, payload: dict) -> UPath:
         return self.write_bytes(path, json.dumps(payload, indent=2, default=str).encode("utf-8"))
 
-    def quarantine_file(self, domain: str, partition: str, file_name: str, data: bytes, reason: dict) -> UPath:
-        """Copy an unreadable file whole into quarantine, with `<file>.reason.json` beside it; long names hashed."""
+    def quarantine_file(
+        self, domain: str, partition: str, file_name: str, data: bytes | BinaryIO, reason: dict
+    ) -> UPath:
+        """Copy an unreadable file whole into quarantine (from a stream a chunk at a time), with
+        `<file>.reason.json` beside it; long names hashed."""
         folder = self.path("quarantine", domain, partition)
         file_name = bounded_name(file_name)
         self.write_json(folder / f"{file_name}.reason.json", reason)
-        return self.write_bytes(folder / file_name, data)
+        if isinstance(data, bytes):
+            return self.write_bytes(folder / file_name, data)
+        return self.write_stream(folder / file_name, data)
 
     def insight_path(self, domain: str, partition: str) -> UPath:
         return self.path("insights", domain, f"{partition}_insight_report.json")
