@@ -161,31 +161,27 @@ def _read_table(entry: "_Entry", wanted: dict[str, bool]) -> dict[str, pa.Array]
 def _stream_table(entry: "_Entry", wanted: dict[str, bool], block_bytes: int) -> Iterator[tuple[int, dict]]:
     """`_read_table`'s columns a block at a time, each with the (1-based) row number of its first row."""
     with entry:
-        yield from _blocks(entry, wanted, block_bytes)
-
-
-def _blocks(entry: "_Entry", wanted: dict[str, bool], block_bytes: int) -> Iterator[tuple[int, dict]]:
-    line = entry.first_line()
-    bom = 3 if line.startswith(b"\xef\xbb\xbf") else 0
-    actual, include = _header(line[bom:], entry.info, wanted, entry.source_file)
-    entry.skip(bom)
-    first_row = 1
-    try:
-        reader = pa_csv.open_csv(
-            entry,
-            read_options=pa_csv.ReadOptions(block_size=block_bytes),
-            convert_options=_convert_options(include),
-        )
-        for batch in reader:
-            yield first_row, _columns(pa.Table.from_batches([batch]), actual, wanted)
-            first_row += batch.num_rows
-    except pa.ArrowException as exc:
-        # As when read whole: a damaged entry is reported as such, though its garbage failed to parse first.
-        with contextlib.suppress(UnreadableFile):
-            entry.drain()
-        raise entry.failure or _unreadable_csv(exc, entry.info, entry.source_file) from None
-    if entry.failure:  # raised while pyarrow read ahead, after the rows it has parsed
-        raise entry.failure
+        line = entry.first_line()
+        bom = 3 if line.startswith(b"\xef\xbb\xbf") else 0
+        actual, include = _header(line[bom:], entry.info, wanted, entry.source_file)
+        entry.skip(bom)
+        first_row = 1
+        try:
+            reader = pa_csv.open_csv(
+                entry,
+                read_options=pa_csv.ReadOptions(block_size=block_bytes),
+                convert_options=_convert_options(include),
+            )
+            for batch in reader:
+                yield first_row, _columns(pa.Table.from_batches([batch]), actual, wanted)
+                first_row += batch.num_rows
+        except pa.ArrowException as exc:
+            # As when read whole: a damaged entry is reported as such, though its garbage failed to parse first.
+            with contextlib.suppress(UnreadableFile):
+                entry.drain()
+            raise entry.failure or _unreadable_csv(exc, entry.info, entry.source_file) from None
+        if entry.failure:  # raised while pyarrow read ahead, after the rows it has parsed
+            raise entry.failure
 
 
 def _header(line: bytes, info, wanted: dict[str, bool], source_file: str) -> tuple[dict[str, str], list[str]]:

@@ -257,6 +257,23 @@ def _streamed(data: bytes, block_bytes: int) -> pd.DataFrame | None:
         return None
 
 
+def _streamed_as_whole(samples: list[bytes], blocks: tuple[int, ...]) -> int:
+    """How many (sample, block size) pairs streamed; each streamed one gives the whole-file reader's rows."""
+    streamed = 0
+    for data in samples:
+        try:
+            whole = _read(data)
+        except UnreadableFile:
+            whole = None
+        for block_bytes in blocks:
+            rows = _streamed(data, block_bytes)
+            if rows is not None:
+                assert whole is not None, data
+                pd.testing.assert_frame_equal(rows, whole)
+                streamed += 1
+    return streamed
+
+
 def test_a_streamed_ndjson_file_gives_the_whole_file_readers_rows_and_anything_else_goes_to_it():
     rng = random.Random(7)
     ndjson = (json.dumps(FLAT) + "\r\n\n" + "not json\n" + "[1]\n" + json.dumps(NESTED) + "\n\n").encode()
@@ -264,18 +281,7 @@ def test_a_streamed_ndjson_file_gives_the_whole_file_readers_rows_and_anything_e
     samples += [json.dumps([FLAT, NESTED]).encode(), json.dumps(FLAT).encode() + b"\n", b""]
     samples += [b'{"sample_data": [{"facility_id": "F1"}, {"facility_id": "F2"}]}\n', b"\n\n" + ndjson]
     samples += [data for data, _ in UNREADABLE] + list(_mutations(rng, ndjson, 300))
-    streamed = 0
-    for data in samples:
-        try:
-            whole = _read(data)
-        except UnreadableFile:
-            whole = None
-        for block_bytes in (5, 64, 1 << 20):
-            rows = _streamed(data, block_bytes)
-            if rows is not None:
-                assert whole is not None, data
-                pd.testing.assert_frame_equal(rows, whole)
-                streamed += 1
+    streamed = _streamed_as_whole(samples, (5, 64, 1 << 20))
     assert _streamed(ndjson, 5) is not None and _streamed(b"\xef\xbb\xbf" + ndjson, 64) is not None
     assert streamed > 300  # most mutations of an NDJSON file are still NDJSON, read as a stream
 
@@ -290,18 +296,7 @@ def test_a_streamed_json_array_gives_the_whole_file_readers_rows_and_anything_el
     samples += [b"[12345678901234567890, 1.5e3]", b'["' + "é".encode() * 40 + b'"]', b"[NaN]", b"[" * 5000]
     samples += [array[:-1], array + b"x", array.replace(b"FAC-001", "FAC-\u00e9".encode("latin-1"), 1)]
     samples += list(_mutations(rng, array, 300))
-    streamed = 0
-    for data in samples:
-        try:
-            whole = _read(data)
-        except UnreadableFile:
-            whole = None
-        for block_bytes in (7, 64, 1 << 20):
-            rows = _streamed(data, block_bytes)
-            if rows is not None:
-                assert whole is not None, data
-                pd.testing.assert_frame_equal(rows, whole)
-                streamed += 1
+    streamed = _streamed_as_whole(samples, (7, 64, 1 << 20))
     assert _streamed(array, 7) is not None and _streamed(samples[1], 64) is not None
     assert _streamed(b"[12345678901234567890, 1.5e3, true]", 7) is not None  # values cut by a block still stream
     assert len(list(stream_facilities(io.BytesIO(array), SOURCE, 64))) > 5  # a batch per 64 characters or so
@@ -326,18 +321,7 @@ def test_a_streamed_wrapper_gives_the_whole_file_readers_rows_and_anything_else_
         json.dumps(FLAT, indent=2).encode(),  # one record, pretty-printed
     ]
     samples += list(_mutations(rng, pretty, 300))
-    streamed = 0
-    for data in samples:
-        try:
-            whole = _read(data)
-        except UnreadableFile:
-            whole = None
-        for block_bytes in (7, 64, 1 << 20):
-            rows = _streamed(data, block_bytes)
-            if rows is not None:
-                assert whole is not None, data
-                pd.testing.assert_frame_equal(rows, whole)
-                streamed += 1
+    streamed = _streamed_as_whole(samples, (7, 64, 1 << 20))
     assert all(_streamed(data, 64) is not None for data in samples[:2])
     assert len(list(stream_facilities(io.BytesIO(pretty), SOURCE, 64))) > 5
     assert streamed > 100
