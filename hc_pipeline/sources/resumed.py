@@ -8,16 +8,18 @@ from hc_pipeline.stores.digests import CHUNK_BYTES
 
 class _Resumed(io.RawIOBase):
     def __init__(self, head: bytes, rest: BinaryIO):
-        self._head, self._rest = head, rest
+        self._head, self._rest = memoryview(head), rest
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, target) -> int:
-        data = self._head or self._rest.read(len(target))
+        if self._head:  # in parts when it is longer than the read
+            data, self._head = self._head[: len(target)], self._head[len(target) :]
+        else:
+            data = self._rest.read(len(target))
         n = len(data)
         target[:n] = data
-        self._head = b""
         return n
 
 
