@@ -14,6 +14,9 @@ from hc_pipeline.sources.resumed import resumed
 
 COLUMNS = ["record_json", "source_file", "source_row", "parse_error"]
 BLOCK_BYTES = 8 << 20
+# An object's first line longer than this is a minified wrapper's, streamed as one; an NDJSON record that long is
+# then read by the whole-file reader.
+LONGEST_LINE = 16 << 20
 
 # A top-level object carrying any of these is itself a facility, not a wrapper around a list of them.
 RECORD_KEYS = frozenset(
@@ -131,19 +134,30 @@ def stream_facilities(stream: BinaryIO, source_file: str, block_bytes: int | Non
     """
     block_bytes = block_bytes or BLOCK_BYTES
     head = stream.read(block_bytes)
+    text = _stripped(head)
+    while (
+        text.startswith(b"{") and b"\n" not in text and len(text) < LONGEST_LINE and (more := stream.read(block_bytes))
+    ):
+        head += more  # an object's first line, whole: NDJSON's first record, or the start of a wrapper
+        text = _stripped(head)
     stream = resumed(head, stream)
-    text = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
-    if text.startswith(b"[") or (text.startswith(b"{") and _broken_first_line(text)):
+    if text.startswith(b"[") or (text.startswith(b"{") and _no_record_line(text)):
         yield from _stream_container(stream, source_file, block_bytes)
     else:
         yield from _stream_lines(stream, source_file, block_bytes)
 
 
-def _broken_first_line(text: bytes) -> bool:
-    """Whether the text has a whole first line that is no JSON value: a pretty-printed object's, unlike NDJSON's."""
+def _stripped(head: bytes) -> bytes:
+    """The text from its first value on: no byte-order mark, no leading whitespace."""
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+
+
+def _no_record_line(text: bytes) -> bool:
+    """Whether the first line is no NDJSON record: no JSON value (a pretty-printed object's first line), or longer
+    than LONGEST_LINE (a minified wrapper's)."""
     line, newline, _ = text.partition(b"\n")
     if not newline:
-        return False
+        return len(text) >= LONGEST_LINE
     try:
         _loads(line.decode("utf-8"))
     except (_BadJSON, UnicodeDecodeError):

@@ -7,6 +7,7 @@ import random
 import pandas as pd
 import pytest
 
+from hc_pipeline.sources import facilities_json
 from hc_pipeline.sources.errors import NotStreamable, UnreadableFile
 from hc_pipeline.sources.facilities_json import COLUMNS, read_facilities, stream_facilities
 
@@ -325,3 +326,14 @@ def test_a_streamed_wrapper_gives_the_whole_file_readers_rows_and_anything_else_
     assert all(_streamed(data, 64) is not None for data in samples[:2])
     assert len(list(stream_facilities(io.BytesIO(pretty), SOURCE, 64))) > 5
     assert streamed > 100
+
+
+def test_a_minified_wrapper_streams_and_an_ndjson_record_longer_than_a_line_goes_to_the_whole_file_reader(monkeypatch):
+    monkeypatch.setattr(facilities_json, "LONGEST_LINE", 200)
+    minified = json.dumps({"exported": "2025-06-30", "sample_data": [FLAT, NESTED, 5] * 4}).encode()
+    long_first = (json.dumps({**NESTED, "notes": "x" * 300}) + "\n" + json.dumps(FLAT) + "\n").encode()
+    samples = [minified, minified + b"\n", b"\xef\xbb\xbf \n" + minified, long_first]
+    assert _streamed_as_whole(samples, (7, 64, 1 << 20)) >= 9
+    assert all(_streamed(data, block) is not None for data in samples[:3] for block in (7, 64))
+    assert len(list(stream_facilities(io.BytesIO(minified), SOURCE, 64))) > 5  # a batch per 64 characters or so
+    assert _streamed(long_first, 64) is None and len(_read(long_first)) == 2
