@@ -5,6 +5,7 @@ import json
 
 import duckdb
 import pandas as pd
+import pandera.errors
 import pyarrow as pa
 import pytest
 
@@ -325,3 +326,46 @@ def test_generated_files_yield_exactly_their_injected_defects():
         assert found == set(generated.defects), generated.name
         assert result.conserved(len(raw))
         known |= set(result.curated["facility_id"])
+
+
+def _earliest_is_first(curated: pd.DataFrame) -> list[bool]:
+    """Per row, whether the contract's `first_expiry_is_earliest` check passes."""
+    try:
+        CuratedFacilities.validate(curated, lazy=True)
+    except pandera.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+        failed = set(cases.loc[cases["check"] == "first_expiry_is_earliest", "index"])
+        return [index not in failed for index in curated.index]
+    return [True] * len(curated)
+
+
+def test_the_first_expiry_check_passes_the_earliest_date_and_fails_any_other():
+    _, result = run(*(flat(f"F-{n}") for n in range(6)))
+    day = dt.date
+    lists = [
+        [("JC", day(2029, 1, 31))],
+        [("DNV", day(2028, 12, 31)), ("CAP", day(2028, 6, 30))],
+        [],
+        [("CAP", None)],
+        [("CAP", None), ("DNV", day(2030, 5, 1))],
+        None,
+    ]
+    earliest = [day(2029, 1, 31), day(2028, 6, 30), None, None, day(2030, 5, 1), None]
+    kind = result.curated["accreditations"].dtype.pyarrow_dtype
+    accreditations = pa.array(
+        [None if found is None else [{"body": b, "id": None, "expiry_date": d} for b, d in found] for found in lists],
+        kind,
+    )
+    dates = result.curated["first_accreditation_expiry"].dtype
+    curated = result.curated.assign(
+        accreditations=pd.Series(pd.arrays.ArrowExtensionArray(accreditations), index=result.curated.index),
+        first_accreditation_expiry=pd.Series(earliest, dtype=dates, index=result.curated.index),
+    )
+    assert _earliest_is_first(curated) == [True] * 6
+    late = curated.assign(first_accreditation_expiry=pd.Series([day(2031, 1, 1)] * 6, dtype=dates, index=curated.index))
+    assert _earliest_is_first(late) == [False] * 6
+    missing = curated.assign(first_accreditation_expiry=pd.Series([None] * 6, dtype=dates, index=curated.index))
+    assert _earliest_is_first(missing) == [False, False, True, True, False, True]
+    # A slice of a frame (a batch of a file) is judged by its own rows' lists.
+    assert _earliest_is_first(missing.iloc[1:4]) == [False, True, True]
+    assert _earliest_is_first(curated.iloc[[4, 0]]) == [True, True]
