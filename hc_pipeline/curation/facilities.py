@@ -11,6 +11,7 @@ import pyarrow
 from hc_pipeline.curation.extra import extra_column
 from hc_pipeline.curation.facility_extra import LOCATION_FIELDS, extra_fields
 from hc_pipeline.curation.rules import REASONS_DTYPE, Curation, evaluate, reasons_column
+from hc_pipeline.cycles import collector_paused
 from hc_pipeline.schemas.facilities import ACCREDITATION, LAB, RULE_GROUPS, RULES
 from hc_pipeline.schemas.rules import ERROR, Staging
 from hc_pipeline.sources import json_numbers
@@ -52,6 +53,8 @@ _INT64_MAX = 2**63 - 1
 
 def _text(value: object) -> str | None:
     """A JSON scalar as stripped text; blank, null and containers are None."""
+    if type(value) is str:  # most values: no further checks
+        return value.strip() or None
     if isinstance(value, bool) or value is None or isinstance(value, (list, dict)):
         return None
     text = value.strip() if isinstance(value, str) else str(value)
@@ -180,13 +183,16 @@ def _record(row_json: object, parse_error: object) -> dict | None:
 
 def stage(raw: pd.DataFrame, known_ids: Collection[str] = frozenset()) -> pd.DataFrame:
     """The raw records plus their parsed values, the frame the rules run on."""
-    records = [_record(text, error) for text, error in zip(raw["record_json"], raw["parse_error"])]
     empty = normalise({})
-    parsed = pd.DataFrame(
-        [normalise(r) if r is not None else empty for r in records], index=raw.index, columns=list(empty)
-    )
+    with collector_paused():
+        records = [_record(text, error) for text, error in zip(raw["record_json"], raw["parse_error"])]
+        parsed = pd.DataFrame(
+            [normalise(r) if r is not None else empty for r in records], index=raw.index, columns=list(empty)
+        )
+        is_object = [r is not None for r in records]
+        del records
     staged = raw.assign(
-        _is_object=[r is not None for r in records],
+        _is_object=is_object,
         facility_id=parsed["facility_id"].astype(STRING),
         _state=parsed["_state"].astype(STRING),
         _employee_count=parsed["_employee_count"].astype("Int64"),

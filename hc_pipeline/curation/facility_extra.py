@@ -1,5 +1,7 @@
 """Which fields of a facility record the curated contract holds entirely; the rest is kept in `extra`."""
 
+from hc_pipeline.sources.json_numbers import LargeNumber
+
 LOCATION_FIELDS = ("address", "city", "state", "zip")
 _TEXT_FIELDS = frozenset({"facility_id", "facility_name", *LOCATION_FIELDS})
 _READ_FIELDS = _TEXT_FIELDS | {"employee_count", "services", "labs", "accreditations", "location"}
@@ -8,24 +10,27 @@ _ACCREDITATION_SPELLINGS = (("accreditation_body", "name"), ("accreditation_id",
 _LAB_SPELLINGS = (("lab_name", "name"),)
 _ACCREDITATION_FIELDS = frozenset(name for pair in _ACCREDITATION_SPELLINGS for name in pair)
 _LAB_FIELDS = frozenset({"lab_name", "name", "certifications"})
+# The types a parsed JSON scalar has (LargeNumber: a number past a float's range); bool is no scalar here.
+_SCALAR_TYPES = frozenset({str, int, float, LargeNumber, type(None)})
 
 
 def _scalar(value: object) -> bool:
+    if type(value) in _SCALAR_TYPES:
+        return True
     return value is None or (isinstance(value, (str, int, float)) and not isinstance(value, bool))
 
 
 def _objects_within(value: object, fields: frozenset[str], spellings: tuple = ()) -> bool:
     """A list (or one value) of scalars, or of objects holding no fields but these, each spelt one way."""
-    items = value if isinstance(value, list) else [value]
-    return all(
-        _scalar(item)
-        or (
-            isinstance(item, dict)
-            and fields.issuperset(item)
-            and not any(one in item and other in item for one, other in spellings)
-        )
-        for item in items
-    )
+    for item in value if isinstance(value, list) else [value]:
+        if type(item) in _SCALAR_TYPES:  # most items: checked here without a call
+            continue
+        if isinstance(item, dict):
+            if not fields.issuperset(item) or any(one in item and other in item for one, other in spellings):
+                return False
+        elif not _scalar(item):
+            return False
+    return True
 
 
 def _held_entirely(key: str, value: object, location: dict) -> bool:

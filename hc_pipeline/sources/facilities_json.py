@@ -7,6 +7,7 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
+from hc_pipeline.cycles import collector_paused
 from hc_pipeline.sources import json_numbers
 from hc_pipeline.sources.errors import NotStreamable, UnreadableFile
 from hc_pipeline.sources.json_array import array_elements
@@ -169,13 +170,20 @@ def _stream_container(stream: BinaryIO, source_file: str, block_bytes: int) -> I
     """The rows of a file that is one JSON array, or a wrapper object holding one, as `_element_rows` gives them."""
     decoder = json.JSONDecoder(parse_float=json_numbers.parse_float, parse_constant=_reject_constant)
     position = 0
-    for values in array_elements(stream, decoder, block_bytes, wrapper_key=lambda key: key not in RECORD_KEYS):
-        try:
-            rows = _element_rows(values, start=position + 1)
-        except _BadJSON:
-            raise NotStreamable(source_file) from None
+    elements = array_elements(stream, decoder, block_bytes, wrapper_key=lambda key: key not in RECORD_KEYS)
+    while True:
+        with collector_paused():
+            values = next(elements, None)
+            if values is None:
+                return
+            try:
+                rows = _element_rows(values, start=position + 1)
+            except _BadJSON:
+                raise NotStreamable(source_file) from None
+            del values
+            frame = _frame(rows, source_file)
         position += len(rows)
-        yield _frame(rows, source_file)
+        yield frame
 
 
 def _stream_lines(stream: BinaryIO, source_file: str, block_bytes: int) -> Iterator[pd.DataFrame]:
@@ -195,7 +203,8 @@ def _stream_lines(stream: BinaryIO, source_file: str, block_bytes: int) -> Itera
             raise NotStreamable(source_file) from None
         lines = text.split("\n")[:-1] if block else text.split("\n")
         try:
-            found = [row for at, line in enumerate(lines, start=number + 1) if (row := _line_row(line, at))]
+            with collector_paused():
+                found = [row for at, line in enumerate(lines, start=number + 1) if (row := _line_row(line, at))]
         except Exception as exc:  # e.g. a record nested too deeply to write back: the whole-file reader says why
             raise NotStreamable(source_file) from exc
         number += len(lines)
