@@ -270,7 +270,8 @@ def _read(data: bytes, source_file: str) -> pd.DataFrame:
 def read_facilities(data: bytes, source_file: str) -> pd.DataFrame:
     """One row per facility record: record_json, source_file, source_row, parse_error; raises only UnreadableFile."""
     try:
-        return _read(data, source_file)
+        with collector_paused():
+            return _read(data, source_file)
     except UnreadableFile:
         raise
     except Exception as exc:  # the contract is that any bytes end in a frame or UnreadableFile
