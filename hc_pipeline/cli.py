@@ -2,6 +2,7 @@
 
 import argparse
 import datetime as dt
+import gc
 import json
 import logging
 import signal
@@ -72,7 +73,11 @@ def cmd_run(args) -> int:
     try:
         # One writer per HC_HOME: the instance's schema is created and runs are planned under the lock.
         with exclusive_home(home, wait_seconds=args.wait):
-            summary = run_pending(_defs(), instance_for(home), args.as_of, args.horizon_days, progress=sys.stdout)
+            defs, instance = _defs(), instance_for(home)
+            # What is loaded so far lives as long as the command: the collector need not rescan it with every
+            # generation-2 pass the files' work sets off (0.15 s of 1M rows, 0.8 s of 100 small files).
+            gc.freeze()
+            summary = run_pending(defs, instance, args.as_of, args.horizon_days, progress=sys.stdout)
     except RunInterrupted as stopped:
         print(f"hc-pipeline run: {stopped}", file=sys.stderr)
         return 130
