@@ -65,7 +65,7 @@ def earlier_facility_ids(engine: QueryEngine, source_file: str, landed_at: dt.da
     return frozenset(ids["facility_id"].dropna().astype(str))
 
 
-read_file = read_step(DOMAIN, read_facilities, empty_raw, LANDED_DOCS, stream=stream_facilities)
+read_file = read_step(DOMAIN, read_facilities, empty_raw, LANDED_DOCS, streams=(stream_facilities,))
 curate_records = curate_step(
     DOMAIN,
     curate_file,

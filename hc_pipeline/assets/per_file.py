@@ -59,12 +59,12 @@ def read_step(
     read: Reader,
     empty: Callable[[], pd.DataFrame],
     landed_docs: Mapping[str, str],
-    stream: Streamer | None = None,
+    streams: tuple[Streamer, ...] = (),
 ) -> ReadStep:
     """Read one landed file into raw records; an unreadable one is copied whole to quarantine with its reason.
 
-    With `stream`, the file is read and its table written one batch at a time, in memory bounded by a batch;
-    files it cannot stream are read whole. `landed_docs` describes the landed columns the domain expects;
+    With `streams`, the file is read and its table written one batch at a time, in memory bounded by a batch, by
+    the first of them that can (each from the file's start); files none can stream are read whole. `landed_docs` describes the landed columns the domain expects;
     the structural ones come from `RawRows`.
     """
     key = dg.AssetKey([domain, "raw_records"])
@@ -72,12 +72,12 @@ def read_step(
 
     def read_table(obj: LandedObject, partition_key: str, landing: LandingZone, storage: LakeStorage) -> FileTable:
         path = lake_file(storage, key, partition_key)
-        if stream is not None:
+        for stream in streams:
             try:
                 with landing.open(obj.key, obj.version) as handle:
                     return write_table(path, counted(stream(handle, obj.key), "reading"))
             except NotStreamable:
-                pass
+                continue
         whole = read(landing.read_bytes(obj.key, obj.version), obj.key)
         batches = (whole[start : start + BATCH_ROWS] for start in range(0, len(whole) or 1, BATCH_ROWS))
         return write_table(path, counted(batches, "reading", len(whole)))

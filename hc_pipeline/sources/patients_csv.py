@@ -1,9 +1,11 @@
 """Patients admission CSV: landed bytes in, one string row per CSV record out."""
 
+import codecs
 import csv
 import io
+import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
@@ -13,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from hc_pipeline.cycles import collector_paused
 from hc_pipeline.sources.errors import NotStreamable, UnreadableFile
 
 REQUIRED_COLUMNS = ("patient_id", "age", "gender", "admission_date", "discharge_date", "diagnosis")
@@ -30,6 +33,8 @@ _STRING = pd.StringDtype("pyarrow")
 _TEXT = pa.large_string()
 # One block is parsed into one batch of rows: about 130,000 admissions.
 BLOCK_BYTES = 8 << 20
+# Records per batch when Python's csv module reads a file pyarrow refuses.
+RECORD_BATCH = 100_000
 
 
 def normalise_header(name: str) -> str:
@@ -84,6 +89,65 @@ def stream_admissions(stream: BinaryIO, source_file: str, block_bytes: int | Non
         raise NotStreamable(source_file)  # header only: the whole-file reader says so
     if len(pending) > 1:
         yield _frame(names, pending.slice(0, len(pending) - 1).columns, None, source_file, first_row)
+
+
+def stream_records(stream: BinaryIO, source_file: str, block_bytes: int | None = None) -> Iterator[pd.DataFrame]:
+    """`read_whole`'s rows of a UTF-8 CSV that pyarrow refuses (ragged records padded or cut, each with a
+    parse_error), read with Python's csv module a batch of records at a time.
+
+    Raises NotStreamable, possibly after some batches, for anything `read_whole` may read otherwise or refuse:
+    another encoding, binary content, a quote left open, no required columns, no data rows.
+    """
+    records = _records_of(_utf8_pieces(stream, block_bytes or BLOCK_BYTES), source_file)
+    first_row = 1
+    try:
+        names = _column_names(next(records, (0, None))[1])
+        if any(c not in names for c in REQUIRED_COLUMNS):
+            raise NotStreamable(source_file)
+        while True:
+            with collector_paused():  # a record is a list: a batch makes a million of them
+                batch = list(itertools.islice(records, RECORD_BATCH))
+                if not batch:
+                    break
+                columns, errors = _read_python(batch, len(names))
+                del batch
+            frame = _frame(names, columns, errors, source_file, first_row)
+            first_row += len(frame)
+            yield frame
+    except UnreadableFile:
+        raise NotStreamable(source_file) from None
+    if first_row == 1:
+        raise NotStreamable(source_file)  # header only: the whole-file reader says so
+
+
+def _utf8_pieces(stream: BinaryIO, block_bytes: int) -> Iterator[str]:
+    """The stream's text, without a byte-order mark, in pieces cut after a newline; NotStreamable at anything
+    `_decode` would read as another encoding or as binary."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    pending, first = "", True
+    while True:
+        block = stream.read(block_bytes)
+        if b"\x00" in block:
+            raise NotStreamable()
+        try:
+            text = pending + decoder.decode(block, final=not block)
+        except UnicodeDecodeError:
+            raise NotStreamable() from None
+        if first and block and len(text) < 65536 + 1:
+            pending = text  # the binary check looks at the first 65,536 characters, as `_decode` does
+            continue
+        if first:
+            text = text.removeprefix(_BOM)
+            sample = text[:65536]
+            if len(_CONTROL.findall(sample)) > 0.1 * len(sample):
+                raise NotStreamable()
+            first = False
+        cut = text.rfind("\n") + 1 if block else len(text)
+        if cut:
+            yield text[:cut]
+        pending = text[cut:]
+        if not block:
+            return
 
 
 def _streamed_names(head: bytes, more: bool) -> list[str]:
@@ -173,16 +237,26 @@ def _decode(data: bytes, source_file: str) -> tuple[str, bytes]:
 
 def _records(text: str, source_file: str):
     """Yield (first line number, fields) per non-blank CSV record, with Python's csv module."""
-    at_eof = False
 
-    def lines():
-        nonlocal at_eof
+    def pieces() -> Iterator[str]:
         # StringIO holds 4 bytes a character: feed it 1 MB pieces cut after a "\n", not the whole file.
         start = 0
         while start < len(text):
             end = text.find("\n", start + (1 << 20)) + 1 or len(text)
-            yield from io.StringIO(text[start:end], newline="")
+            yield text[start:end]
             start = end
+
+    return _records_of(pieces(), source_file)
+
+
+def _records_of(pieces: Iterable[str], source_file: str) -> Iterator[tuple[int, list[str]]]:
+    """`_records` of the text these pieces make, each piece but the last ending in "\n"."""
+    at_eof = False
+
+    def lines():
+        nonlocal at_eof
+        for piece in pieces:
+            yield from io.StringIO(piece, newline="")
         at_eof = True
 
     reader = csv.reader(lines())

@@ -64,3 +64,52 @@ def test_a_ragged_record_past_the_first_batch_hands_the_file_over():
         streamed(data, 256)
     raw = patients_csv.read_admissions(data, "patients/a.csv")
     assert raw["parse_error"].notna().sum() == 1 and len(raw) == 2 * 399 + 1
+
+
+def records(data: bytes, block_bytes: int, name: str = "patients/a.csv") -> list[pd.DataFrame] | None:
+    """What `stream_records` yields, or None when it hands the file over."""
+    try:
+        return list(patients_csv.stream_records(io.BytesIO(data), name, block_bytes))
+    except NotStreamable:
+        return None
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+@pytest.mark.parametrize("block_bytes", [128, 4096, 1 << 20])
+def test_the_record_reader_gives_the_whole_file_readers_rows_or_hands_the_file_over(name, block_bytes, monkeypatch):
+    monkeypatch.setattr(patients_csv, "RECORD_BATCH", 3)
+    data = BAD_INPUTS[name]
+    try:
+        whole = patients_csv.read_whole(data, name)
+    except UnreadableFile:
+        whole = None
+    batches = records(data, block_bytes, name)
+    if batches is not None:
+        assert whole is not None, f"{name} streamed although the whole-file reader refuses it"
+        pd.testing.assert_frame_equal(pd.concat(batches, ignore_index=True), whole)
+
+
+def test_a_ragged_file_streams_through_the_record_reader_with_the_whole_file_readers_rows(monkeypatch):
+    monkeypatch.setattr(patients_csv, "RECORD_BATCH", 100)
+    body = GOOD.split("\n", 1)[1]
+    data = ("\ufeff" + GOOD + "P999,40,M\n" + body + 'P1000,41,F,2024-01-01,2024-01-02,"Flu",x,y\r\n' + body).encode()
+    batches = records(data, 256)
+    assert batches is not None and len(batches) == 12
+    joined = pd.concat(batches, ignore_index=True)
+    pd.testing.assert_frame_equal(joined, patients_csv.read_whole(data, "patients/a.csv"))
+    assert joined["parse_error"].notna().sum() == 2 and joined["source_row"].tolist() == list(range(1, 3 * 399 + 3))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "é".encode("latin-1") + GOOD.encode(),  # another encoding: read whole, as cp1252
+        (GOOD + "P9,40,M\n").encode() + b"\x00\x01",  # binary after the start
+        GOOD.replace("\n", "\n\x01\x02\x03\x04\x05\x06\x07", 300).encode(),  # control characters past the first block
+        (GOOD + 'P9,40,M,"open quote\n').encode(),
+        b"patient_id,age\nP1,40\n",  # required columns missing
+        GOOD.split("\n", 1)[0].encode() + b"\n",  # header only
+    ],
+)
+def test_the_record_reader_hands_over_what_the_whole_file_reader_reads_otherwise_or_refuses(data):
+    assert records(data, 64) is None and records(data, 1 << 20) is None
