@@ -2,10 +2,8 @@
 
 import datetime as dt
 import itertools
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +15,7 @@ from hc_pipeline.curation.rules import REASONS_DTYPE, Curation, evaluate, first_
 from hc_pipeline.schemas.file_state import FileState
 from hc_pipeline.schemas.patients import RULE_GROUPS, RULES, los_stays
 from hc_pipeline.schemas.rules import ERROR, Staging
+from hc_pipeline.scratch import scratch_folder
 
 GENDERS = {
     "m": "Male",
@@ -107,9 +106,9 @@ def file_staging(batches: Callable[[], Iterable[pd.DataFrame]], run_date: dt.dat
     temporary folder, gone once the sweep is settled: the judging sweep needs only what settling kept in memory.
     """
     staging = None
-    with tempfile.TemporaryDirectory(prefix="hc_pipeline-keys-") as spill:
+    with scratch_folder("keys") as spill:
         for raw in batches():
-            staging = staging or replace(staging_for(raw, run_date), file=FileState(Path(spill)))
+            staging = staging or replace(staging_for(raw, run_date), file=FileState(spill))
             first = first_pass(stage(raw), staging, RULE_GROUPS)
             RULES["duplicate_stay"].passes(first, staging)  # only logs the stays' keys: it judges in the second sweep
             population, diagnosis, los = los_stays(first)

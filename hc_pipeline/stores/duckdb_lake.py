@@ -2,12 +2,12 @@
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
 import duckdb
 
+from hc_pipeline.scratch import scratch_folder
 from hc_pipeline.sql import VIEWS, create_duckdb_views
 from hc_pipeline.sql.versions import HISTORY, duckdb_current, duckdb_file_versions, duckdb_history, versions_view
 
@@ -71,9 +71,9 @@ class DuckDBLake:
         # about 1 GB instead of most of the machine (DuckDB's default: 80% of it). Each connection spills to a
         # folder of its own: DuckDB names its temporary files alike in every process.
         with (
-            tempfile.TemporaryDirectory(prefix="hc_pipeline-duckdb-") as spill,
+            scratch_folder("duckdb") as spill,
             duckdb.connect(
-                config={"threads": self.threads, "memory_limit": self.memory_limit, "temp_directory": spill}
+                config={"threads": self.threads, "memory_limit": self.memory_limit, "temp_directory": str(spill)}
             ) as con,
         ):
             if self.filesystem is not None:
