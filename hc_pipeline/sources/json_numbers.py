@@ -4,6 +4,7 @@ Python's json reads them as float('inf'), which JSON cannot write back. `loads` 
 a float (infinite, so a numeric rule refuses it) whose text is the literal as sent; `dumps` writes that literal.
 """
 
+import functools
 import json
 import math
 import re
@@ -34,19 +35,34 @@ def parse_float(text: str) -> float:
 
 def loads(text: str, **hooks) -> object:
     """`json.loads` keeping out-of-range numbers as `LargeNumber`."""
-    return json.loads(text, parse_float=parse_float, **hooks)
+    if not isinstance(text, str):
+        return json.loads(text, parse_float=parse_float, **hooks)
+    if text.startswith("\ufeff"):  # as json.loads refuses it
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _decoder(**hooks).decode(text)
 
 
 def dumps(value: object, **options) -> str:
     """`json.dumps` with `allow_nan=False` that writes a `LargeNumber` as its literal (any other inf still raises)."""
     try:
-        return json.dumps(value, allow_nan=False, **options)
+        return _encoder(**options).encode(value)
     except ValueError:
         pass  # an infinite float somewhere: written through a marker below
     marker = f"\x00{uuid.uuid4().hex}:"  # JSON escapes the NUL; the random part no string of the value holds
     text = json.dumps(_marked(value, marker), allow_nan=False, **options)
     quoted = re.escape(json.dumps(marker)[:-1])
     return re.sub(quoted + r'([-+.0-9eE]+)"', lambda found: found.group(1), text)
+
+
+@functools.cache
+def _decoder(**hooks) -> json.JSONDecoder:
+    # json.loads and json.dumps build a decoder or encoder per call when given options: most of a small record's time.
+    return json.JSONDecoder(parse_float=parse_float, **hooks)
+
+
+@functools.cache
+def _encoder(**options) -> json.JSONEncoder:
+    return json.JSONEncoder(allow_nan=False, **options)
 
 
 def _marked(value: object, marker: str) -> object:
