@@ -64,8 +64,8 @@ def read_step(
     """Read one landed file into raw records; an unreadable one is copied whole to quarantine with its reason.
 
     With `streams`, the file is read and its table written one batch at a time, in memory bounded by a batch, by
-    the first of them that can (each from the file's start); files none can stream are read whole. `landed_docs` describes the landed columns the domain expects;
-    the structural ones come from `RawRows`.
+    the first of them that can (each from the file's start); files none can stream are read whole. `landed_docs`
+    describes the landed columns the domain expects; the structural ones come from `RawRows`.
     """
     key = dg.AssetKey([domain, "raw_records"])
     docs = {**model_descriptions(RawRows), **landed_docs}

@@ -15,9 +15,7 @@ _SCALAR_TYPES = frozenset({str, int, float, LargeNumber, type(None)})
 
 
 def _scalar(value: object) -> bool:
-    if type(value) in _SCALAR_TYPES:
-        return True
-    return value is None or (isinstance(value, (str, int, float)) and not isinstance(value, bool))
+    return type(value) in _SCALAR_TYPES or (isinstance(value, (str, int, float)) and not isinstance(value, bool))
 
 
 def _objects_within(value: object, fields: frozenset[str], spellings: tuple = ()) -> bool:

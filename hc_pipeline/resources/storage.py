@@ -53,17 +53,13 @@ class LakeStorage(dg.ConfigurableResource):
     def write_json(self, path: UPath, payload: dict) -> UPath:
         return self.write_bytes(path, json.dumps(payload, indent=2, default=str).encode("utf-8"))
 
-    def quarantine_file(
-        self, domain: str, partition: str, file_name: str, data: bytes | BinaryIO, reason: dict
-    ) -> UPath:
-        """Copy an unreadable file whole into quarantine (from a stream a chunk at a time), with
-        `<file>.reason.json` beside it; long names hashed."""
+    def quarantine_file(self, domain: str, partition: str, file_name: str, landed: BinaryIO, reason: dict) -> UPath:
+        """Copy an unreadable file whole into quarantine as it is read, with `<file>.reason.json` beside it; long
+        names hashed."""
         folder = self.path("quarantine", domain, partition)
         file_name = bounded_name(file_name)
         self.write_json(folder / f"{file_name}.reason.json", reason)
-        if isinstance(data, bytes):
-            return self.write_bytes(folder / file_name, data)
-        return self.write_stream(folder / file_name, data)
+        return self.write_stream(folder / file_name, landed)
 
     def insight_path(self, domain: str, partition: str) -> UPath:
         return self.path("insights", domain, f"{partition}_insight_report.json")

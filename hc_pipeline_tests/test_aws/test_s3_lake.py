@@ -1,6 +1,7 @@
 """The lake, quarantine and DuckDB on S3: exact keys, round trips, SSE (on every zone: test_s3_pipeline)."""
 
 import datetime as dt
+import io
 import json
 import os
 import subprocess
@@ -71,7 +72,7 @@ def test_quarantine_copy_is_the_whole_file_with_its_reason(s3_resources, s3_endp
         "patients",
         "bad.csv@0a1b2c3d",
         "bad [1].csv",
-        b"\x00\x01binary",
+        io.BytesIO(b"\x00\x01binary"),
         {"file": "patients/bad [1].csv", "reason": "binary content"},
     )
     assert str(copy) == f"s3://{BUCKET}/{PREFIX}/quarantine/patients/bad.csv@0a1b2c3d/bad [1].csv"

@@ -1,5 +1,7 @@
 """LakeStorage writes are whole or absent: a failed local write leaves no `.partial` behind; long names are hashed."""
 
+import io
+
 import pytest
 
 from hc_pipeline.resources.storage import LakeStorage
@@ -18,7 +20,7 @@ def test_a_failed_write_leaves_no_partial_file(tmp_path):
 def test_quarantine_of_a_file_with_a_240_character_name(tmp_path):
     storage = LakeStorage(root=str(tmp_path))
     name = "x" * 236 + ".csv"
-    copy = storage.quarantine_file("patients", "part@1", name, b"\x00\xff", {"file": f"patients/{name}"})
+    copy = storage.quarantine_file("patients", "part@1", name, io.BytesIO(b"\x00\xff"), {"file": f"patients/{name}"})
     assert copy.read_bytes() == b"\x00\xff" and len(copy.name) <= 200 and copy.name.endswith(".csv")
     assert (tmp_path / "quarantine" / "patients" / "part@1" / f"{copy.name}.reason.json").exists()
 
