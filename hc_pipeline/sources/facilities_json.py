@@ -168,7 +168,7 @@ def _no_record_line(text: bytes) -> bool:
 
 def _stream_container(stream: BinaryIO, source_file: str, block_bytes: int) -> Iterator[pd.DataFrame]:
     """The rows of a file that is one JSON array, or a wrapper object holding one, as `_element_rows` gives them."""
-    decoder = json.JSONDecoder(parse_float=json_numbers.parse_float, parse_constant=_reject_constant)
+    decoder = json_numbers.decoder(parse_constant=_reject_constant)  # as `_loads` parses
     position = 0
     elements = array_elements(stream, decoder, block_bytes, wrapper_key=lambda key: key not in RECORD_KEYS)
     while True:

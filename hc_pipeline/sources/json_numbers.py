@@ -39,7 +39,7 @@ def loads(text: str, **hooks) -> object:
         return json.loads(text, parse_float=parse_float, **hooks)
     if text.startswith("\ufeff"):  # as json.loads refuses it
         raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-    return _decoder(**hooks).decode(text)
+    return decoder(**hooks).decode(text)
 
 
 def dumps(value: object, **options) -> str:
@@ -55,7 +55,8 @@ def dumps(value: object, **options) -> str:
 
 
 @functools.cache
-def _decoder(**hooks) -> json.JSONDecoder:
+def decoder(**hooks) -> json.JSONDecoder:
+    """The decoder `loads` uses with these hooks, one per set of them."""
     # json.loads and json.dumps build a decoder or encoder per call when given options: most of a small record's time.
     return json.JSONDecoder(parse_float=parse_float, **hooks)
 
