@@ -1,13 +1,13 @@
 """The elements of the one array a JSON text holds (the text itself, or a wrapper object's one list), parsed a
 block of the text at a time."""
 
-import codecs
 import json
 import re
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from hc_pipeline.sources.errors import NotStreamable
+from hc_pipeline.sources.utf8_blocks import utf8_blocks
 
 _SPACE = re.compile(r"[ \t\n\r]*")
 # Text past this that still does not parse as a value goes to the whole-file reader (an error, or a huge value).
@@ -18,21 +18,13 @@ class _Text:
     """The stream's UTF-8 text from `at` on, topped up a block at a time; anything but clean UTF-8 ends it."""
 
     def __init__(self, stream: BinaryIO, decoder: json.JSONDecoder, block_bytes: int):
-        self.stream, self.decoder, self.block_bytes = stream, decoder, block_bytes
-        self.utf8 = codecs.getincrementaldecoder("utf-8-sig")()
+        self.blocks, self.decoder, self.block_bytes = utf8_blocks(stream, block_bytes), decoder, block_bytes
         self.text, self.at, self.ended = "", 0, False
 
     def more(self) -> None:
         """Drop what was read and append the next block."""
-        block = self.stream.read(self.block_bytes)
-        self.ended = not block
-        if b"\x00" in block:
-            raise NotStreamable()
-        try:
-            self.text = self.text[self.at :] + self.utf8.decode(block, final=self.ended)
-        except UnicodeDecodeError:
-            raise NotStreamable() from None
-        self.at = 0
+        block, self.ended = next(self.blocks)
+        self.text, self.at = self.text[self.at :] + block, 0
 
     def next_char(self) -> str:
         """The next character that is not JSON whitespace ('' at the end), moving `at` to it."""

@@ -1,6 +1,5 @@
 """Patients admission CSV: landed bytes in, one string row per CSV record out."""
 
-import codecs
 import csv
 import io
 import itertools
@@ -17,6 +16,7 @@ import pyarrow.csv as pa_csv
 
 from hc_pipeline.cycles import collector_paused
 from hc_pipeline.sources.errors import NotStreamable, UnreadableFile
+from hc_pipeline.sources.utf8_blocks import utf8_blocks
 
 REQUIRED_COLUMNS = ("patient_id", "age", "gender", "admission_date", "discharge_date", "diagnosis")
 ADDED_COLUMNS = ("source_file", "source_row", "parse_error")
@@ -123,31 +123,21 @@ def stream_records(stream: BinaryIO, source_file: str, block_bytes: int | None =
 def _utf8_pieces(stream: BinaryIO, block_bytes: int) -> Iterator[str]:
     """The stream's text, without a byte-order mark, in pieces cut after a newline; NotStreamable at anything
     `_decode` would read as another encoding or as binary."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
     pending, first = "", True
-    while True:
-        block = stream.read(block_bytes)
-        if b"\x00" in block:
-            raise NotStreamable()
-        try:
-            text = pending + decoder.decode(block, final=not block)
-        except UnicodeDecodeError:
-            raise NotStreamable() from None
-        if first and block and len(text) < 65536 + 1:
+    for text, last in utf8_blocks(stream, block_bytes):
+        text = pending + text
+        if first and not last and len(text) <= 65536:
             pending = text  # the binary check looks at the first 65,536 characters, as `_decode` does
             continue
         if first:
-            text = text.removeprefix(_BOM)
             sample = text[:65536]
             if len(_CONTROL.findall(sample)) > 0.1 * len(sample):
                 raise NotStreamable()
             first = False
-        cut = text.rfind("\n") + 1 if block else len(text)
+        cut = len(text) if last else text.rfind("\n") + 1
         if cut:
             yield text[:cut]
         pending = text[cut:]
-        if not block:
-            return
 
 
 def _streamed_names(head: bytes, more: bool) -> list[str]:
