@@ -20,6 +20,7 @@ from hc_pipeline.metadata import markdown_table, model_descriptions, table_metad
 from hc_pipeline.partitions import files_partitions
 from hc_pipeline.resources.storage import LakeStorage
 from hc_pipeline.schemas.patients import RULE_GROUPS, CuratedAdmissions, Findings
+from hc_pipeline.sources.cp1252 import from_cp1252
 from hc_pipeline.sources.patients_csv import REQUIRED_COLUMNS, read_admissions, stream_admissions, stream_records
 from hc_pipeline.sources.resumed import resumed
 from hc_pipeline.sources.synthea_zip import is_synthea_zip, read_synthea_zip, stream_synthea_zip
@@ -63,10 +64,10 @@ def stream_patients_file(handle: BinaryIO, source_file: str) -> Iterator[pd.Data
         yield from stream_synthea_zip(spool, source_file)
 
 
-# A CSV pyarrow refuses (a ragged record) streams again through Python's csv module before it is read whole.
-read_file = read_step(
-    DOMAIN, read_patients_file, empty_raw, LANDED_DOCS, streams=(stream_patients_file, stream_records)
-)
+# A CSV pyarrow refuses (a ragged record) streams again through Python's csv module, and one that is not UTF-8 from
+# its first block both ways as Windows-1252, before it is read whole.
+STREAMS = (stream_patients_file, stream_records, from_cp1252(stream_admissions), from_cp1252(stream_records))
+read_file = read_step(DOMAIN, read_patients_file, empty_raw, LANDED_DOCS, streams=STREAMS)
 curate_file = curate_step(
     DOMAIN,
     lambda batches, run_date, obj, engine, keep: curate_batches(batches, run_date, keep),
