@@ -1,5 +1,6 @@
 """The hc_pipeline code location: assets, checks, jobs and sensors, on resources chosen by environment."""
 
+import gc
 import os
 from collections.abc import Mapping
 
@@ -69,3 +70,6 @@ def definitions_for(env: Mapping[str, str] | None = None) -> dg.Definitions:
 
 
 defs = definitions_for()
+# What a process has loaded with the code location lives as long as it: full collections, which the files' work
+# sets off, need not rescan it (the run workers the daemon launches, as `hc-pipeline run` does after its instance).
+gc.freeze()
