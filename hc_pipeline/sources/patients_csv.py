@@ -16,6 +16,7 @@ import pyarrow.csv as pa_csv
 
 from hc_pipeline.cycles import collector_paused
 from hc_pipeline.sources.errors import NotStreamable, UnreadableFile
+from hc_pipeline.sources.skipped_records import TEXT, SkippedRecords, padded
 from hc_pipeline.sources.utf8_blocks import utf8_blocks
 
 REQUIRED_COLUMNS = ("patient_id", "age", "gender", "admission_date", "discharge_date", "diagnosis")
@@ -29,8 +30,6 @@ _NON_ALNUM = re.compile(r"[\W_]+")
 _SENTINEL = "hc_pipeline_end_of_file"
 _OTHER_DELIMITERS = ((";", "';'"), ("\t", "tab"), ("|", "'|'"))
 _STRING = pd.StringDtype("pyarrow")
-# pandas keeps string[pyarrow] as large_string: build that from the start, or to_pandas copies every column.
-_TEXT = pa.large_string()
 # One block is parsed into one batch of rows: about 130,000 admissions.
 BLOCK_BYTES = 8 << 20
 # Records per batch when Python's csv module reads a file pyarrow refuses.
@@ -52,33 +51,37 @@ def read_admissions(data: bytes, source_file: str) -> pd.DataFrame:
 
 
 def stream_admissions(stream: BinaryIO, source_file: str, block_bytes: int | None = None) -> Iterator[pd.DataFrame]:
-    """`read_admissions`'s rows in batches, one block of the file at a time.
+    """`read_admissions`'s rows in batches, one block of the file at a time; a ragged record is padded or cut, with
+    its parse_error, where it stands.
 
-    Raises NotStreamable, possibly after some batches, for any file that is not a clean UTF-8 rectangle (another
-    encoding, ragged records, a quote left open, binary content, no header): `read_whole` reads it or says why not.
+    Raises NotStreamable, possibly after some batches, for any file pyarrow cannot read as UTF-8 CSV (another
+    encoding, a quote left open, binary content, no header): `read_whole` reads it or says why not.
     """
     block_bytes = block_bytes or BLOCK_BYTES
     head = stream.read(block_bytes)
     names = _streamed_names(head, len(head) == block_bytes)
     sentinel = [_SENTINEL] * len(names)
     blocks = _Blocks(head.removeprefix(_BOM.encode()), stream, block_bytes, ",".join(sentinel))
+    skipped = SkippedRecords(names)
     try:
         reader = pa_csv.open_csv(
             blocks,
-            read_options=pa_csv.ReadOptions(column_names=names, block_size=block_bytes),
-            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            # In file order, so that pyarrow numbers the records it skips for their field count.
+            read_options=pa_csv.ReadOptions(column_names=names, block_size=block_bytes, use_threads=False),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True, invalid_row_handler=skipped),
             convert_options=pa_csv.ConvertOptions(
-                column_types={name: _TEXT for name in names}, strings_can_be_null=False
+                column_types={name: TEXT for name in names}, strings_can_be_null=False
             ),
         )
-        pending, first_row, header = None, 1, 1
+        pending, errors, first_row, header = None, None, 1, True
         for batch in reader:
-            # The header is read as data so that every column is typed as string by name.
-            batch, header = batch.slice(header), header - min(header, len(batch))
+            table, table_errors = skipped.merged(batch)
+            if header and len(table):  # the header is read as data so that every column is typed as string by name
+                table, table_errors, header = table.slice(1), table_errors and table_errors[1:], False
             if pending is not None and len(pending):
-                yield _frame(names, pending.columns, None, source_file, first_row)
+                yield _frame(names, pending.columns, errors, source_file, first_row)
                 first_row += len(pending)
-            pending = batch
+            pending, errors = table, table_errors
     except pa.ArrowException:
         raise NotStreamable(source_file) from None
     # An open quote swallows the sentinel record: then the last row is not it.
@@ -88,7 +91,7 @@ def stream_admissions(stream: BinaryIO, source_file: str, block_bytes: int | Non
     if first_row == 1 and len(pending) == 1:
         raise NotStreamable(source_file)  # header only: the whole-file reader says so
     if len(pending) > 1:
-        yield _frame(names, pending.slice(0, len(pending) - 1).columns, None, source_file, first_row)
+        yield _frame(names, pending.slice(0, len(pending) - 1).columns, errors and errors[:-1], source_file, first_row)
 
 
 def stream_records(stream: BinaryIO, source_file: str, block_bytes: int | None = None) -> Iterator[pd.DataFrame]:
@@ -109,7 +112,7 @@ def stream_records(stream: BinaryIO, source_file: str, block_bytes: int | None =
                 batch = list(itertools.islice(records, RECORD_BATCH))
                 if not batch:
                     break
-                columns, errors = _read_python(batch, len(names))
+                columns, errors = padded(batch, len(names))
                 del batch
             frame = _frame(names, columns, errors, source_file, first_row)
             first_row += len(frame)
@@ -197,7 +200,7 @@ def read_whole(data: bytes, source_file: str) -> pd.DataFrame:
     columns = _read_arrow(body, names)
     errors = None
     if columns is None:
-        columns, errors = _read_python(records, len(names))
+        columns, errors = padded(records, len(names))
     if len(columns[0]) == 0:
         raise UnreadableFile(source_file, "header only, no data rows")
     return _frame(names, columns, errors, source_file)
@@ -299,7 +302,7 @@ def _read_arrow(body: bytes, names: list[str]) -> list[pa.ChunkedArray] | None:
             read_options=pa_csv.ReadOptions(column_names=names, block_size=4 << 20),
             parse_options=pa_csv.ParseOptions(newlines_in_values=True),
             convert_options=pa_csv.ConvertOptions(
-                column_types={name: _TEXT for name in names}, strings_can_be_null=False
+                column_types={name: TEXT for name in names}, strings_can_be_null=False
             ),
         )
     except pa.ArrowException:
@@ -310,20 +313,6 @@ def _read_arrow(body: bytes, names: list[str]) -> list[pa.ChunkedArray] | None:
     return table.slice(1, table.num_rows - 2).columns
 
 
-def _read_python(records, width: int) -> tuple[list[pa.Array], list[str | None]]:
-    """Slow path for what pyarrow refuses: ragged records are padded or cut, and get a parse_error."""
-    values, errors = [], []
-    for _, row in records:
-        n = len(row)
-        if n == width:
-            errors.append(None)
-        else:
-            errors.append(f"record has {n} field{'s' if n != 1 else ''}, header has {width}")
-            row = (row + [None] * width)[:width]
-        values.extend(row)
-    return [pa.array(values[i::width], _TEXT) for i in range(width)], errors
-
-
 def _frame(names, columns, errors, source_file: str, first_row: int = 1) -> pd.DataFrame:
     """Strip values, make blanks null and add the provenance columns."""
     n_rows = len(columns[0])
@@ -331,22 +320,22 @@ def _frame(names, columns, errors, source_file: str, first_row: int = 1) -> pd.D
     with ThreadPoolExecutor(max_workers=min(len(columns), pa.cpu_count())) as pool:
         arrays = list(pool.map(lambda column: _blanks_to_null(pc.utf8_trim_whitespace(column)), columns))
     arrays += [
-        pa.repeat(pa.scalar(source_file, _TEXT), n_rows),
+        pa.repeat(pa.scalar(source_file, TEXT), n_rows),
         pa.array(np.arange(first_row, first_row + n_rows, dtype=np.int64)),
-        pa.array(errors, _TEXT) if errors is not None else pa.nulls(n_rows, _TEXT),
+        pa.array(errors, TEXT) if errors is not None else pa.nulls(n_rows, TEXT),
     ]
     table = pa.table(arrays, names=[*names, *ADDED_COLUMNS])
-    return table.to_pandas(types_mapper={_TEXT: _STRING}.get)
+    return table.to_pandas(types_mapper={TEXT: _STRING}.get)
 
 
 def _blanks_to_null(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
     """Empty strings become nulls by a new validity bitmap over the same text buffers (no copy of the text)."""
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    return pa.chunked_array([_null_where_empty(chunk) for chunk in chunks], _TEXT)
+    return pa.chunked_array([_null_where_empty(chunk) for chunk in chunks], TEXT)
 
 
 def _null_where_empty(chunk: pa.Array) -> pa.Array:
     keep = pc.fill_null(pc.not_equal(pc.binary_length(chunk), 0), False)
     if chunk.offset or keep.offset:
-        return pc.if_else(keep, chunk, pa.scalar(None, _TEXT))
-    return pa.Array.from_buffers(_TEXT, len(chunk), [keep.buffers()[1], *chunk.buffers()[1:]])
+        return pc.if_else(keep, chunk, pa.scalar(None, TEXT))
+    return pa.Array.from_buffers(TEXT, len(chunk), [keep.buffers()[1], *chunk.buffers()[1:]])

@@ -8,6 +8,7 @@ import pytest
 from hc_pipeline.sources import patients_csv
 from hc_pipeline.sources.errors import UnreadableFile
 from hc_pipeline.sources.patients_csv import REQUIRED_COLUMNS, normalise_header, read_admissions
+from hc_pipeline.sources.skipped_records import padded
 
 HEADER = "patient_id,age,gender,admission_date,discharge_date,diagnosis"
 SOURCE = "patients/adm [v2], émission.csv"
@@ -31,7 +32,7 @@ def both_paths(data: bytes) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     records = patients_csv._records(text, SOURCE)
     names = patients_csv._column_names(next(records)[1])
     arrow = patients_csv._read_arrow(body, names)
-    python, errors = patients_csv._read_python(records, len(names))
+    python, errors = padded(records, len(names))
     arrow_frame = None if arrow is None else patients_csv._frame(names, arrow, None, SOURCE)
     return arrow_frame, patients_csv._frame(names, python, errors, SOURCE)
 

@@ -1,6 +1,7 @@
 """The streaming CSV reader gives the whole-file reader's rows batch by batch, or hands the file over to it."""
 
 import io
+import random
 
 import pandas as pd
 import pytest
@@ -30,9 +31,9 @@ def test_a_clean_file_streams_in_batches_that_join_to_the_whole_files_rows(block
 
 
 BAD_INPUTS = {**ROW_LEVEL, **{name: data for name, (data, _) in WHOLE_FILE.items()}}
-# Clean UTF-8 rectangles, whatever else is wrong with their rows; every other input is read whole.
+# UTF-8 CSVs, whatever is wrong with their rows (ragged records too); every other input is read whole.
 STREAMABLE = {"all_bad_rows.csv", "bom_crlf.csv", "duplicates.csv", "implausible.csv", "quoted_multiline.csv"}
-STREAMABLE |= {"reordered_extra.csv", "spellings.csv"}
+STREAMABLE |= {"ragged.csv", "reordered_extra.csv", "spellings.csv"}
 
 
 @pytest.mark.parametrize("name", sorted(BAD_INPUTS))
@@ -58,12 +59,16 @@ def test_every_bad_input_streams_to_the_same_rows_or_goes_to_the_whole_file_read
         assert str(unreadable) == str(whole)
 
 
-def test_a_ragged_record_past_the_first_batch_hands_the_file_over():
-    data = (GOOD + "P999,40,M\n" + GOOD.split("\n", 1)[1]).encode()
-    with pytest.raises(NotStreamable):
-        streamed(data, 256)
-    raw = patients_csv.read_admissions(data, "patients/a.csv")
-    assert raw["parse_error"].notna().sum() == 1 and len(raw) == 2 * 399 + 1
+@pytest.mark.parametrize("block_bytes", [256, 4096, 1 << 20])
+def test_ragged_records_stream_padded_or_cut_where_they_stand(block_bytes):
+    body = GOOD.split("\n", 1)[1]
+    data = (GOOD + "P999,40,M\n" + body + 'P1000,41,F,2024-01-01,2024-01-02,"Flu",x,"y\nz"\r\n   \n' + body).encode()
+    batches = streamed(data, block_bytes)
+    assert len(batches) > 1 or block_bytes > len(data)
+    joined = pd.concat(batches, ignore_index=True)
+    pd.testing.assert_frame_equal(joined, patients_csv.read_whole(data, "patients/a.csv"))
+    assert joined["source_row"].tolist() == list(range(1, 3 * 399 + 3))
+    assert joined.loc[joined["parse_error"].notna(), "source_row"].tolist() == [400, 800]
 
 
 def records(data: bytes, block_bytes: int, name: str = "patients/a.csv") -> list[pd.DataFrame] | None:
@@ -113,3 +118,23 @@ def test_a_ragged_file_streams_through_the_record_reader_with_the_whole_file_rea
 )
 def test_the_record_reader_hands_over_what_the_whole_file_reader_reads_otherwise_or_refuses(data):
     assert records(data, 64) is None and records(data, 1 << 20) is None
+
+
+def test_random_ragged_files_stream_to_the_whole_file_readers_rows():
+    rng = random.Random(11)
+    tokens = ["a", " b ", "", "  ", '""', '"x,y"', '"l1\nl2"', '"q""q"', '"abc"x', 'a"b', '"\r\n"', "é", "NA"]
+    header = "patient_id,age,gender,admission_date,discharge_date,diagnosis"
+    compared = ragged = 0
+    for _ in range(200):
+        rows = [",".join(rng.choice(tokens) for _ in range(rng.choice([1, 5, 6, 6, 6, 7, 9]))) for _ in range(20)]
+        newline = rng.choice(["\n", "\r\n"])
+        data = (newline.join([header, *rows]) + newline).encode()
+        try:
+            whole = patients_csv.read_whole(data, "patients/a.csv")
+        except UnreadableFile:
+            continue
+        batches = streamed(data, rng.choice([128, 512, 1 << 20]))
+        pd.testing.assert_frame_equal(pd.concat(batches, ignore_index=True), whole)
+        compared += 1
+        ragged += bool(whole["parse_error"].notna().any())
+    assert compared > 150 and ragged > 100
