@@ -13,6 +13,8 @@ from hc_pipeline.sources.errors import NotStreamable
 
 # pandas keeps string[pyarrow] as large_string: build that from the start, or to_pandas copies every column.
 TEXT = pa.large_string()
+# Ragged records a file may have, however many of its records are, before the share of them counts.
+MANY_RAGGED = 1_000
 
 
 def padded(records: Iterable[tuple[int, list[str]]], width: int) -> tuple[list[pa.Array], list[str | None]]:
@@ -36,9 +38,12 @@ class SkippedRecords:
     def __init__(self, names: list[str]):
         self._names, self._skipped = names, collections.deque()
         self._next = 1  # the record number of the next batch's first row: pyarrow counts records from 1
+        self._count = 0
 
     def __call__(self, row: pa_csv.InvalidRow) -> str:
-        if row.number is None:
+        self._count += 1
+        # More than a quarter of the records ragged: Python's csv module reads such a file faster than this handler.
+        if row.number is None or (self._count > MANY_RAGGED and self._count * 4 > row.number):
             return "error"
         self._skipped.append(row)
         return "skip"
@@ -49,7 +54,9 @@ class SkippedRecords:
         A record that is blank for Python's csv module (spaces only) is dropped, as the whole-file reader drops it.
         """
         start, taken = self._next, []
-        while self._skipped and self._skipped[0].number < start + batch.num_rows + len(taken):
+        # A record right after the batch's span comes before the next batch's rows: a run of them joins this batch,
+        # so a file of ragged records only streams a batch at a time too.
+        while self._skipped and self._skipped[0].number <= start + batch.num_rows + len(taken):
             taken.append(self._skipped.popleft())
         self._next = start + batch.num_rows + len(taken)
         table = pa.Table.from_batches([batch])

@@ -6,7 +6,7 @@ import random
 import pandas as pd
 import pytest
 
-from hc_pipeline.sources import patients_csv
+from hc_pipeline.sources import patients_csv, skipped_records
 from hc_pipeline.sources.errors import NotStreamable, UnreadableFile
 from hc_pipeline_tests.test_assets.test_patients_bad_inputs import ROW_LEVEL, WHOLE_FILE
 
@@ -118,6 +118,29 @@ def test_a_ragged_file_streams_through_the_record_reader_with_the_whole_file_rea
 )
 def test_the_record_reader_hands_over_what_the_whole_file_reader_reads_otherwise_or_refuses(data):
     assert records(data, 64) is None and records(data, 1 << 20) is None
+
+
+@pytest.mark.parametrize("block_bytes", [256, 4096])
+def test_a_file_of_ragged_records_only_streams_batch_by_batch(block_bytes):
+    header, body = GOOD.split("\n", 1)
+    data = (header + "\n" + body.replace("\n", ",extra\n")).encode()
+    batches = streamed(data, block_bytes)
+    joined = pd.concat(batches, ignore_index=True)
+    pd.testing.assert_frame_equal(joined, patients_csv.read_whole(data, "patients/a.csv"))
+    assert joined["parse_error"].eq("record has 7 fields, header has 6").all() and len(joined) == 399
+    assert len(batches) >= len(data) // block_bytes - 1
+
+
+def test_a_file_mostly_of_ragged_records_goes_to_the_record_reader(monkeypatch):
+    monkeypatch.setattr(skipped_records, "MANY_RAGGED", 100)
+    header, body = GOOD.split("\n", 1)
+    data = (header + "\n" + body.replace("\n", ",extra\n", 300)).encode()
+    with pytest.raises(NotStreamable):
+        streamed(data, 4096)
+    whole = patients_csv.read_whole(data, "patients/a.csv")
+    pd.testing.assert_frame_equal(pd.concat(records(data, 4096), ignore_index=True), whole)
+    monkeypatch.setattr(skipped_records, "MANY_RAGGED", 400)
+    pd.testing.assert_frame_equal(pd.concat(streamed(data, 4096), ignore_index=True), whole)
 
 
 def test_random_ragged_files_stream_to_the_whole_file_readers_rows():
