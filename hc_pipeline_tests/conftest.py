@@ -1,6 +1,7 @@
 """Shared fixtures: a temporary HC_HOME with its resources, definitions and Dagster instance."""
 
 import datetime as dt
+import gc
 import os
 import shutil
 import tempfile
@@ -44,6 +45,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         os.environ["TMPDIR"] = previous
     tempfile.tempdir = None
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _nothing_frozen():
+    """After each test, what `hc-pipeline run` called in this process (or the code location's import) froze is
+    collectable again: DuckDB objects frozen with it outlived the interpreter, and nanobind printed them as leaked."""
+    yield
+    gc.unfreeze()
 
 
 # Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`) a group of tests runs whole on one worker, so each
