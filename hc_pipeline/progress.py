@@ -1,4 +1,5 @@
-"""What a long `run` shows while it works: one line per file (n of N, rows, rows/s), live on a terminal."""
+"""What a long `run` shows while it works: one line per file (n of N, rows, rows/s), live on a terminal, then one for
+the domain's reports."""
 
 import contextlib
 import time
@@ -67,6 +68,19 @@ class FileProgress:
         self.out.write(f"{CLEAR_LINE if self.live else ''}{self._prefix()} {key}{told}, {outcome}\n")
         self.out.flush()
         self.done += 1
+
+    def reports_start(self) -> None:
+        """The domain's reports begin: over the whole lake, they can take as long as a large file."""
+        self._started = self.clock()
+        if self.live:
+            self.out.write(f"{CLEAR_LINE}{self.domain}: reports ...")
+            self.out.flush()
+
+    def reports_finish(self, outcome: str) -> None:
+        """The reports ended: `refreshed`, or `not refreshed` (the error goes to stderr)."""
+        seconds = self.clock() - self._started
+        self.out.write(f"{CLEAR_LINE if self.live else ''}{self.domain}: reports {outcome} in {seconds:.1f} s\n")
+        self.out.flush()
 
     def advance(self, phase: str, rows: int, total: int | None) -> None:
         """On a terminal, redraw the file's line with its phase's rows, as a bar when their total is known."""

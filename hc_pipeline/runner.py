@@ -145,6 +145,8 @@ def _run_domain(
     # As under the daemon: reports follow curated data (re-curated files included); rebuilt when missing or older.
     reports = REPORTS[domain]
     if reports_stale(instance, domain):
+        if shown:
+            shown.reports_start()
         refreshed = dg.materialize(
             reports,
             instance=instance,
@@ -154,6 +156,8 @@ def _run_domain(
             raise_on_error=False,
         )
         tag_failed_checks(instance, refreshed.dagster_run)
+        if shown:
+            shown.reports_finish("refreshed" if refreshed.success else "not refreshed")
         if refreshed.success:
             summary.reports_refreshed += [k.to_user_string() for a in reports for k in a.keys_by_output_name.values()]
         else:

@@ -93,8 +93,9 @@ def test_a_file_read_and_curated_in_batches_shows_each_phase_up_to_its_end_on_a_
     assert summary.processed["patients"] and not summary.failed
     key = "patients: file 1 of 1: patients/admissions.csv"
     drawn = out.getvalue().split(CLEAR_LINE)
-    assert drawn[:2] == ["", f"{key} ..."] and drawn[-1].startswith(f"{key}: {rows:,} rows in ")
-    live = [line.removeprefix(f"{key}: ") for line in drawn[2:-1]]
+    assert drawn[:2] == ["", f"{key} ..."] and drawn[-3].startswith(f"{key}: {rows:,} rows in ")
+    assert drawn[-2] == "patients: reports ..." and drawn[-1].startswith("patients: reports refreshed in ")
+    live = [line.removeprefix(f"{key}: ") for line in drawn[2:-3]]
     # How many lines between a phase's start and end depends on the machine's speed (a redraw every 0.2 s).
     assert list(dict.fromkeys(re.match(r"reading|curating, sweep \d", line)[0] for line in live)) == [
         "reading",
@@ -103,3 +104,22 @@ def test_a_file_read_and_curated_in_batches_shows_each_phase_up_to_its_end_on_a_
     ]
     ends = [line.split(" (")[0] for line in live if "100%" in line]
     assert ends == [f"curating, sweep {n} [{'#' * 20}] 100% of {rows:,} rows" for n in (1, 2)]
+
+
+def test_the_reports_get_a_line_of_their_own_with_their_time_after_the_files():
+    plain, live = io.StringIO(), Terminal()
+    for out in (plain, live):
+        progress = FileProgress(out, "patients", 1, clock=itertools.count(0.0, 1.5).__next__)
+        progress.reports_start()
+        progress.reports_finish("refreshed")
+    assert plain.getvalue() == "patients: reports refreshed in 1.5 s\n"
+    assert live.getvalue() == f"{CLEAR_LINE}patients: reports ...{CLEAR_LINE}patients: reports refreshed in 1.5 s\n"
+
+
+def test_a_run_shows_its_files_then_its_reports(defs, instance, land):
+    land("patients/admissions.csv", ADMISSIONS.encode())
+    out = io.StringIO()
+    assert run_pending(defs, instance, RUN_DATE, progress=out).reports_refreshed
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("patients: file 1 of 1: patients/admissions.csv: ")
+    assert re.fullmatch(r"patients: reports refreshed in \d+\.\d s", lines[1])
