@@ -98,15 +98,19 @@ def stream_records(stream: BinaryIO, source_file: str, block_bytes: int | None =
     """`read_whole`'s rows of a UTF-8 CSV that pyarrow refuses (ragged records padded or cut, each with a
     parse_error), read with Python's csv module a batch of records at a time.
 
-    Raises NotStreamable, possibly after some batches, for anything `read_whole` may read otherwise or refuse:
-    another encoding, binary content, a quote left open, no required columns, no data rows.
+    Raises `read_whole`'s UnreadableFile for a text file it refuses (no required columns, no data rows, a quote left
+    open) once the rest of the file is known to be text, without holding it. Raises NotStreamable, possibly after
+    some batches, for anything `read_whole` may read otherwise or call binary: another encoding, binary content,
+    nothing but blanks.
     """
-    records = _records_of(_utf8_pieces(stream, block_bytes or BLOCK_BYTES), source_file)
+    pieces = _utf8_pieces(stream, block_bytes or BLOCK_BYTES)
+    records = _records_of(pieces, source_file)
     first_row = 1
     try:
-        names = _column_names(next(records, (0, None))[1])
-        if any(c not in names for c in REQUIRED_COLUMNS):
-            raise NotStreamable(source_file)
+        header = next(records, (0, None))[1]
+        if header is None:
+            raise NotStreamable(source_file)  # nothing but blanks: the whole-file reader says the file is empty
+        names = _required_columns(header, source_file)
         while True:
             with collector_paused():  # a record is a list: a batch makes a million of them
                 batch = list(itertools.islice(records, RECORD_BATCH))
@@ -117,10 +121,14 @@ def stream_records(stream: BinaryIO, source_file: str, block_bytes: int | None =
             frame = _frame(names, columns, errors, source_file, first_row)
             first_row += len(frame)
             yield frame
+        if first_row == 1:
+            raise UnreadableFile(source_file, "header only, no data rows")
     except UnreadableFile:
-        raise NotStreamable(source_file) from None
-    if first_row == 1:
-        raise NotStreamable(source_file)  # header only: the whole-file reader says so
+        # The whole-file reader says the same of a file that is text to its end; binary content or another encoding
+        # further on makes it say otherwise (NotStreamable on the way).
+        for _ in pieces:
+            pass
+        raise
 
 
 def _utf8_pieces(stream: BinaryIO, block_bytes: int) -> Iterator[str]:
@@ -192,11 +200,7 @@ def read_whole(data: bytes, source_file: str) -> pd.DataFrame:
     """`read_admissions` for any file, holding it whole: decoded as UTF-8, cp1252 or Latin-1, ragged records kept."""
     text, body = _decode(data, source_file)
     records = _records(text, source_file)
-    header = next(records, (0, None))[1]
-    names = _column_names(header)
-    missing = [c for c in REQUIRED_COLUMNS if c not in names]
-    if missing:
-        raise UnreadableFile(source_file, f"required columns missing: {', '.join(missing)}{_delimiter_hint(header)}")
+    names = _required_columns(next(records, (0, None))[1], source_file)
     columns = _read_arrow(body, names)
     errors = None
     if columns is None:
@@ -267,6 +271,15 @@ def _records_of(pieces: Iterable[str], source_file: str) -> Iterator[tuple[int, 
         # A quote left open makes the rest of the file one field, which first hits the size limit.
         reason = "unterminated quoted field" if "field limit" in str(exc) else str(exc)
         raise UnreadableFile(source_file, f"line {line}: {reason}") from None
+
+
+def _required_columns(header: list[str] | None, source_file: str) -> list[str]:
+    """The column names of a header that has every required column; UnreadableFile naming those it lacks."""
+    names = _column_names(header)
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        raise UnreadableFile(source_file, f"required columns missing: {', '.join(missing)}{_delimiter_hint(header)}")
+    return names
 
 
 def _column_names(header: list[str] | None) -> list[str]:

@@ -71,27 +71,37 @@ def test_ragged_records_stream_padded_or_cut_where_they_stand(block_bytes):
     assert joined.loc[joined["parse_error"].notna(), "source_row"].tolist() == [400, 800]
 
 
-def records(data: bytes, block_bytes: int, name: str = "patients/a.csv") -> list[pd.DataFrame] | None:
-    """What `stream_records` yields, or None when it hands the file over."""
+def records(data: bytes, block_bytes: int, name: str = "patients/a.csv") -> list[pd.DataFrame] | str | None:
+    """What `stream_records` yields, the reason it refuses the file for, or None when it hands the file over."""
     try:
         return list(patients_csv.stream_records(io.BytesIO(data), name, block_bytes))
     except NotStreamable:
         return None
+    except UnreadableFile as unreadable:
+        return str(unreadable)
+
+
+def whole_file(data: bytes, name: str = "patients/a.csv") -> pd.DataFrame | str:
+    """The whole-file reader's rows, or the reason it refuses the file for."""
+    try:
+        return patients_csv.read_whole(data, name)
+    except UnreadableFile as unreadable:
+        return str(unreadable)
 
 
 @pytest.mark.parametrize("name", sorted(BAD_INPUTS))
 @pytest.mark.parametrize("block_bytes", [128, 4096, 1 << 20])
-def test_the_record_reader_gives_the_whole_file_readers_rows_or_hands_the_file_over(name, block_bytes, monkeypatch):
+def test_the_record_reader_gives_the_whole_file_readers_rows_or_reason_or_hands_the_file_over(
+    name, block_bytes, monkeypatch
+):
     monkeypatch.setattr(patients_csv, "RECORD_BATCH", 3)
     data = BAD_INPUTS[name]
-    try:
-        whole = patients_csv.read_whole(data, name)
-    except UnreadableFile:
-        whole = None
-    batches = records(data, block_bytes, name)
-    if batches is not None:
-        assert whole is not None, f"{name} streamed although the whole-file reader refuses it"
-        pd.testing.assert_frame_equal(pd.concat(batches, ignore_index=True), whole)
+    whole, streamed_ = whole_file(data, name), records(data, block_bytes, name)
+    if isinstance(streamed_, list):
+        assert not isinstance(whole, str), f"{name} streamed although the whole-file reader refuses it: {whole}"
+        pd.testing.assert_frame_equal(pd.concat(streamed_, ignore_index=True), whole)
+    elif isinstance(streamed_, str):
+        assert streamed_ == whole
 
 
 def test_a_ragged_file_streams_through_the_record_reader_with_the_whole_file_readers_rows(monkeypatch):
@@ -111,13 +121,29 @@ def test_a_ragged_file_streams_through_the_record_reader_with_the_whole_file_rea
         "é".encode("latin-1") + GOOD.encode(),  # another encoding: read whole, as cp1252
         (GOOD + "P9,40,M\n").encode() + b"\x00\x01",  # binary after the start
         GOOD.replace("\n", "\n\x01\x02\x03\x04\x05\x06\x07", 300).encode(),  # control characters past the first block
-        (GOOD + 'P9,40,M,"open quote\n').encode(),
-        b"patient_id,age\nP1,40\n",  # required columns missing
-        GOOD.split("\n", 1)[0].encode() + b"\n",  # header only
+        b"patient_id;age\n" + b"P1;40\n" * 20_000 + b"\x00",  # no required columns, but binary further on
+        b"patient_id;age\n" + b"P1;40\n" * 20_000 + "é".encode("latin-1"),  # ... or another encoding further on
+        b" \n\n",  # nothing but blanks: the whole-file reader says the file is empty
     ],
 )
-def test_the_record_reader_hands_over_what_the_whole_file_reader_reads_otherwise_or_refuses(data):
+def test_the_record_reader_hands_over_what_the_whole_file_reader_reads_otherwise_or_calls_binary(data):
     assert records(data, 64) is None and records(data, 1 << 20) is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        (GOOD + 'P9,40,M,"open quote\n').encode(),
+        (GOOD + 'P9,40,M,"open quote\n' + "x" * 300_000 + "\n").encode(),  # past csv's field limit
+        b"patient_id;age;gender;admission_date;discharge_date;diagnosis\n" + b"P1;40;M;2024-01-01;;Flu\n" * 500,
+        b"patient_id,age\nP1,40\n",
+        GOOD.split("\n", 1)[0].encode() + b"\n \n",  # header only
+    ],
+)
+@pytest.mark.parametrize("block_bytes", [64, 1 << 20])
+def test_the_record_reader_refuses_a_text_file_as_the_whole_file_reader_does(data, block_bytes):
+    reason = records(data, block_bytes)
+    assert isinstance(reason, str) and reason == whole_file(data)
 
 
 @pytest.mark.parametrize("block_bytes", [256, 4096])
