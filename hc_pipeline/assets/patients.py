@@ -64,8 +64,8 @@ def stream_patients_file(handle: BinaryIO, source_file: str) -> Iterator[pd.Data
         yield from stream_synthea_zip(spool, source_file)
 
 
-# A CSV pyarrow refuses (a ragged record) streams again through Python's csv module, and one that is not UTF-8 from
-# its first block both ways as Windows-1252, before it is read whole.
+# A CSV pyarrow's reader hands over (mostly ragged records) streams again through Python's csv module, and one that
+# is not UTF-8 from its first block both ways as Windows-1252, before it is read whole.
 STREAMS = (stream_patients_file, stream_records, from_cp1252(stream_admissions), from_cp1252(stream_records))
 read_file = read_step(DOMAIN, read_patients_file, empty_raw, LANDED_DOCS, streams=STREAMS)
 curate_file = curate_step(

@@ -95,8 +95,8 @@ def stream_admissions(stream: BinaryIO, source_file: str, block_bytes: int | Non
 
 
 def stream_records(stream: BinaryIO, source_file: str, block_bytes: int | None = None) -> Iterator[pd.DataFrame]:
-    """`read_whole`'s rows of a UTF-8 CSV that pyarrow refuses (ragged records padded or cut, each with a
-    parse_error), read with Python's csv module a batch of records at a time.
+    """`read_whole`'s rows of a UTF-8 CSV that pyarrow's reader hands over (mostly ragged records, a record longer than
+    a block), read with Python's csv module a batch of records at a time.
 
     Raises `read_whole`'s UnreadableFile for a text file it refuses (no required columns, no data rows, a quote left
     open) once the rest of the file is known to be text, without holding it. Raises NotStreamable, possibly after
