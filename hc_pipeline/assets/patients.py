@@ -21,7 +21,14 @@ from hc_pipeline.partitions import files_partitions
 from hc_pipeline.resources.storage import LakeStorage
 from hc_pipeline.schemas.patients import RULE_GROUPS, CuratedAdmissions, Findings
 from hc_pipeline.sources.cp1252 import from_cp1252
-from hc_pipeline.sources.patients_csv import REQUIRED_COLUMNS, read_admissions, stream_admissions, stream_records
+from hc_pipeline.sources.errors import BinaryContent, UnreadableFile
+from hc_pipeline.sources.patients_csv import (
+    BINARY,
+    REQUIRED_COLUMNS,
+    read_admissions,
+    stream_admissions,
+    stream_records,
+)
 from hc_pipeline.sources.resumed import resumed
 from hc_pipeline.sources.synthea_zip import is_synthea_zip, read_synthea_zip, stream_synthea_zip
 from hc_pipeline.stores.digests import CHUNK_BYTES
@@ -52,11 +59,16 @@ def read_patients_file(data: bytes, source_file: str) -> pd.DataFrame:
 
 
 def stream_patients_file(handle: BinaryIO, source_file: str) -> Iterator[pd.DataFrame]:
-    """`read_patients_file` in batches: a CSV a block at a time; a zip, which is read from its end, is first
-    copied to a temporary file, then its encounters are read a block at a time."""
+    """`read_patients_file` in batches: a CSV a block at a time (one with a NUL byte refused as binary, as the
+    whole-file reader refuses it); a zip, which is read from its end, is first copied to a temporary file, then its
+    encounters are read a block at a time."""
     head = handle.read(4)
     if not is_synthea_zip(head):
-        yield from stream_admissions(resumed(head, handle), source_file)
+        try:
+            yield from stream_admissions(resumed(head, handle), source_file)
+        except BinaryContent:
+            # Not a zip: the whole-file reader would say so too, holding the file.
+            raise UnreadableFile(source_file, BINARY) from None
         return
     with tempfile.TemporaryFile() as spool:
         shutil.copyfileobj(resumed(head, handle), spool, CHUNK_BYTES)

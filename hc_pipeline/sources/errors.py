@@ -12,3 +12,7 @@ class UnreadableFile(Exception):
 
 class NotStreamable(Exception):
     """A file the streaming reader hands to the whole-file reader (which reads it, or says why it cannot)."""
+
+
+class BinaryContent(NotStreamable):
+    """A NUL byte in a file: the whole-file reader calls a CSV binary whatever else it holds."""

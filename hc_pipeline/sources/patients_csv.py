@@ -15,11 +15,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from hc_pipeline.cycles import collector_paused
-from hc_pipeline.sources.errors import NotStreamable, UnreadableFile
+from hc_pipeline.sources.errors import BinaryContent, NotStreamable, UnreadableFile
 from hc_pipeline.sources.skipped_records import TEXT, SkippedRecords, padded
 from hc_pipeline.sources.utf8_blocks import utf8_blocks
 
 REQUIRED_COLUMNS = ("patient_id", "age", "gender", "admission_date", "discharge_date", "diagnosis")
+BINARY = "binary content, not a CSV text file"
 ADDED_COLUMNS = ("source_file", "source_row", "parse_error")
 
 _BOM = "\ufeff"
@@ -55,7 +56,8 @@ def stream_admissions(stream: BinaryIO, source_file: str, block_bytes: int | Non
     its parse_error, where it stands.
 
     Raises NotStreamable, possibly after some batches, for any file pyarrow cannot read as UTF-8 CSV (another
-    encoding, a quote left open, binary content, no header): `read_whole` reads it or says why not.
+    encoding, a quote left open, no header): `read_whole` reads it or says why not. BinaryContent once it has met a
+    NUL byte.
     """
     block_bytes = block_bytes or BLOCK_BYTES
     head = stream.read(block_bytes)
@@ -83,10 +85,12 @@ def stream_admissions(stream: BinaryIO, source_file: str, block_bytes: int | Non
                 first_row += len(pending)
             pending, errors = table, table_errors
     except pa.ArrowException:
-        raise NotStreamable(source_file) from None
+        raise (BinaryContent if blocks.binary else NotStreamable)(source_file) from None
+    if blocks.binary:
+        raise BinaryContent(source_file)
     # An open quote swallows the sentinel record: then the last row is not it.
     ended = pending is not None and len(pending) and list(pending.slice(len(pending) - 1).to_pylist()[0].values())
-    if blocks.binary or ended != sentinel:
+    if ended != sentinel:
         raise NotStreamable(source_file)
     if first_row == 1 and len(pending) == 1:
         raise NotStreamable(source_file)  # header only: the whole-file reader says so
@@ -153,13 +157,15 @@ def _utf8_pieces(stream: BinaryIO, block_bytes: int) -> Iterator[str]:
 
 def _streamed_names(head: bytes, more: bool) -> list[str]:
     """The column names from the file's first block; NotStreamable unless it starts as a plain UTF-8 CSV."""
+    if b"\x00" in head:
+        raise BinaryContent()
     cut = head.rfind(b"\n") + 1 if more else len(head)
     try:
         text = head[:cut].decode("utf-8").removeprefix(_BOM)
     except UnicodeDecodeError:
         raise NotStreamable() from None
     sample = text[:65536]
-    if b"\x00" in head or not text.strip() or len(_CONTROL.findall(sample)) > 0.1 * len(sample):
+    if not text.strip() or len(_CONTROL.findall(sample)) > 0.1 * len(sample):
         raise NotStreamable()
     try:
         header = next(_records(text, ""), (0, None))[1]
@@ -213,7 +219,7 @@ def read_whole(data: bytes, source_file: str) -> pd.DataFrame:
 def _decode(data: bytes, source_file: str) -> tuple[str, bytes]:
     """The file as text, and as UTF-8 bytes without BOM for pyarrow."""
     if b"\x00" in data:
-        raise UnreadableFile(source_file, "binary content, not a CSV text file")
+        raise UnreadableFile(source_file, BINARY)
     try:
         text = data.decode("utf-8")
         body = data[3:] if text.startswith(_BOM) else data
@@ -228,7 +234,7 @@ def _decode(data: bytes, source_file: str) -> tuple[str, bytes]:
         raise UnreadableFile(source_file, "file is empty")
     sample = text[:65536]
     if len(_CONTROL.findall(sample)) > 0.1 * len(sample):
-        raise UnreadableFile(source_file, "binary content, not a CSV text file")
+        raise UnreadableFile(source_file, BINARY)
     return text, body if body is not None else text.encode("utf-8")
 
 

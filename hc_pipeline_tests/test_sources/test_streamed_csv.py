@@ -6,6 +6,7 @@ import random
 import pandas as pd
 import pytest
 
+from hc_pipeline.assets.patients import stream_patients_file
 from hc_pipeline.sources import patients_csv, skipped_records
 from hc_pipeline.sources.errors import NotStreamable, UnreadableFile
 from hc_pipeline_tests.test_assets.test_patients_bad_inputs import ROW_LEVEL, WHOLE_FILE
@@ -187,3 +188,26 @@ def test_random_ragged_files_stream_to_the_whole_file_readers_rows():
         compared += 1
         ragged += bool(whole["parse_error"].notna().any())
     assert compared > 150 and ragged > 100
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        (GOOD + "P9,40,M\n").encode() + b"\x00\x01",  # a NUL past the first block
+        b"\x00" + GOOD.encode(),
+        bytes(range(256)) * 4,
+        (GOOD * 3).encode() + b"P1,\x00",  # after batches have been read
+    ],
+)
+def test_a_file_with_a_nul_byte_is_refused_as_binary_as_the_whole_file_reader_refuses_it(data, monkeypatch):
+    monkeypatch.setattr(patients_csv, "BLOCK_BYTES", 256)
+    with pytest.raises(UnreadableFile) as refused:
+        list(stream_patients_file(io.BytesIO(data), "patients/a.csv"))
+    assert str(refused.value) == whole_file(data)
+
+
+def test_a_zip_with_a_nul_byte_is_not_refused_as_a_csv():
+    data = b"PK\x03\x04" + b"\x00" * 100
+    with pytest.raises(Exception) as failed:
+        list(stream_patients_file(io.BytesIO(data), "patients/a.zip"))
+    assert "binary content" not in str(failed.value)
