@@ -9,11 +9,12 @@ import pandas as pd
 
 from hc_pipeline.cycles import collector_paused
 from hc_pipeline.sources import json_numbers
-from hc_pipeline.sources.errors import NotStreamable, UnreadableFile
+from hc_pipeline.sources.errors import BinaryContent, NotStreamable, UnreadableFile
 from hc_pipeline.sources.json_array import array_elements
 from hc_pipeline.sources.resumed import resumed
 
 COLUMNS = ["record_json", "source_file", "source_row", "parse_error"]
+BINARY = "binary content, not a UTF-8 JSON text file"
 BLOCK_BYTES = 8 << 20
 # An object's first line longer than this is a minified wrapper's, streamed as one; an NDJSON record that long is
 # then read by the whole-file reader.
@@ -131,7 +132,8 @@ def stream_facilities(stream: BinaryIO, source_file: str, block_bytes: int | Non
     block at a time.
 
     Raises NotStreamable, possibly after some batches, for any other file (one object, anything not clean UTF-8 or
-    not valid JSON as a whole); the whole-file reader then reads it or says why not.
+    not valid JSON as a whole); the whole-file reader then reads it or says why not. A NUL byte anywhere is the
+    whole-file reader's UnreadableFile (binary content) as soon as it is met.
     """
     block_bytes = block_bytes or BLOCK_BYTES
     head = stream.read(block_bytes)
@@ -142,10 +144,13 @@ def stream_facilities(stream: BinaryIO, source_file: str, block_bytes: int | Non
         head += more  # an object's first line, whole: NDJSON's first record, or the start of a wrapper
         text = _stripped(head)
     stream = resumed(head, stream)
-    if text.startswith(b"[") or (text.startswith(b"{") and _no_record_line(text)):
-        yield from _stream_container(stream, source_file, block_bytes)
-    else:
-        yield from _stream_lines(stream, source_file, block_bytes)
+    try:
+        if text.startswith(b"[") or (text.startswith(b"{") and _no_record_line(text)):
+            yield from _stream_container(stream, source_file, block_bytes)
+        else:
+            yield from _stream_lines(stream, source_file, block_bytes)
+    except BinaryContent:
+        raise UnreadableFile(source_file, BINARY) from None  # what the whole-file reader says, holding the file
 
 
 def _stripped(head: bytes) -> bytes:
@@ -196,7 +201,7 @@ def _stream_lines(stream: BinaryIO, source_file: str, block_bytes: int) -> Itera
             cut = data.rfind(b"\n") + 1
             data, pending = data[:cut], data[cut:]
         if b"\x00" in data:
-            raise NotStreamable(source_file)
+            raise BinaryContent(source_file)
         try:
             text = data.decode("utf-8-sig" if number == 0 else "utf-8")
         except UnicodeDecodeError:
@@ -224,7 +229,7 @@ def _decode(data: bytes, source_file: str) -> str:
     data = bytes(data)
     # JSON text never holds a raw NUL byte; UTF-16 and binary files do.
     if b"\x00" in data:
-        raise UnreadableFile(source_file, "binary content, not a UTF-8 JSON text file")
+        raise UnreadableFile(source_file, BINARY)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -4,17 +4,17 @@ import codecs
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from hc_pipeline.sources.errors import NotStreamable
+from hc_pipeline.sources.errors import BinaryContent, NotStreamable
 
 
 def utf8_blocks(stream: BinaryIO, block_bytes: int) -> Iterator[tuple[str, bool]]:
     """Each block's text (a character cut by a block's end comes with the next) and whether it is the last, without
-    a leading byte-order mark; NotStreamable at a NUL byte (binary content) or at anything that is not UTF-8."""
+    a leading byte-order mark; BinaryContent at a NUL byte, NotStreamable at anything else that is not UTF-8."""
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     while True:
         block = stream.read(block_bytes)
         if b"\x00" in block:
-            raise NotStreamable()
+            raise BinaryContent()
         try:
             text = decoder.decode(block, final=not block)
         except UnicodeDecodeError:

@@ -250,12 +250,15 @@ def test_random_and_mutated_bytes_never_raise_anything_but_unreadable_file():
                 assert isinstance(json.loads(text), dict)
 
 
-def _streamed(data: bytes, block_bytes: int) -> pd.DataFrame | None:
-    """The rows `stream_facilities` yields, or None when it hands the file to the whole-file reader."""
+def _streamed(data: bytes, block_bytes: int) -> pd.DataFrame | str | None:
+    """The rows `stream_facilities` yields, the reason it refuses the file for, or None when it hands the file to
+    the whole-file reader."""
     try:
         return pd.concat(list(stream_facilities(io.BytesIO(data), SOURCE, block_bytes)), ignore_index=True)
     except NotStreamable:
         return None
+    except UnreadableFile as refused:
+        return str(refused)
 
 
 def _streamed_as_whole(samples: list[bytes], blocks: tuple[int, ...]) -> int:
@@ -264,12 +267,14 @@ def _streamed_as_whole(samples: list[bytes], blocks: tuple[int, ...]) -> int:
     for data in samples:
         try:
             whole = _read(data)
-        except UnreadableFile:
-            whole = None
+        except UnreadableFile as refused:
+            whole = str(refused)
         for block_bytes in blocks:
             rows = _streamed(data, block_bytes)
-            if rows is not None:
-                assert whole is not None, data
+            if isinstance(rows, str):
+                assert rows == whole, data  # refused as the whole-file reader refuses it
+            elif rows is not None:
+                assert not isinstance(whole, str), data
                 pd.testing.assert_frame_equal(rows, whole)
                 streamed += 1
     return streamed
@@ -337,3 +342,19 @@ def test_a_minified_wrapper_streams_and_an_ndjson_record_longer_than_a_line_goes
     assert all(_streamed(data, block) is not None for data in samples[:3] for block in (7, 64))
     assert len(list(stream_facilities(io.BytesIO(minified), SOURCE, 64))) > 5  # a batch per 64 characters or so
     assert _streamed(long_first, 64) is None and len(_read(long_first)) == 2
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        (json.dumps(FLAT) + "\n").encode() * 20 + b'{"facility_id": "F\x00"}\n',  # NDJSON, a NUL past the first block
+        json.dumps([FLAT] * 20).encode()[:-1] + b', "\x00"]',  # an array
+        b"\xff\xfe{\x00}\x00",  # UTF-16
+    ],
+)
+def test_a_nul_byte_is_refused_as_binary_as_the_whole_file_reader_refuses_it(data):
+    refused = _streamed(data, 64)
+    assert isinstance(refused, str) and refused == f"{SOURCE}: binary content, not a UTF-8 JSON text file"
+    with pytest.raises(UnreadableFile) as whole:
+        _read(data)
+    assert str(whole.value) == refused
