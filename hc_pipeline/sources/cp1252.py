@@ -2,6 +2,7 @@
 
 import codecs
 import io
+import tempfile
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
@@ -53,15 +54,44 @@ def _starts_as_utf8(head: bytes, more: bool) -> bool:
 
 
 def from_cp1252(read: Streamer, block_bytes: int | None = None) -> Streamer:
-    """`read` over a file whose first block is not UTF-8, decoded as Windows-1252 as the whole-file reader decodes
-    it. NotStreamable for a file that starts as UTF-8, or, possibly after some batches, at a byte Windows-1252
-    leaves undefined."""
+    """`read` over a file that is not UTF-8, decoded as Windows-1252 as the whole-file reader decodes it.
+
+    A file that starts as UTF-8 is copied to a temporary file while the rest is checked, and read from there if a
+    later byte is not UTF-8. NotStreamable for a UTF-8 file, or, possibly after some batches, at a byte
+    Windows-1252 leaves undefined.
+    """
 
     def stream(handle: BinaryIO, source_file: str) -> Iterator[pd.DataFrame]:
         block = block_bytes or BLOCK_BYTES
         head = handle.read(block)
-        if _starts_as_utf8(head, more=len(head) == block):
-            raise NotStreamable(source_file)
-        yield from read(io.BufferedReader(_AsUtf8(head, handle, block), CHUNK_BYTES), source_file)
+        if not _starts_as_utf8(head, more=len(head) == block):
+            yield from read(io.BufferedReader(_AsUtf8(head, handle, block), CHUNK_BYTES), source_file)
+            return
+        with tempfile.TemporaryFile() as spool:
+            spool.write(head)
+            if _utf8_to_the_end(head, handle, spool, block):
+                raise NotStreamable(source_file)
+            spool.seek(0)
+            yield from read(io.BufferedReader(_AsUtf8(b"", spool, block), CHUNK_BYTES), source_file)
 
     return stream
+
+
+def _utf8_to_the_end(head: bytes, rest: BinaryIO, spool: BinaryIO, block_bytes: int) -> bool:
+    """Whether `head` and the rest of the stream are UTF-8 text, the rest copied to `spool` on the way."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    valid = True
+    decoder.decode(head)
+    while block := rest.read(block_bytes):
+        spool.write(block)
+        if valid:
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError:
+                valid = False
+    if valid:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            valid = False
+    return valid

@@ -48,17 +48,28 @@ def test_a_ragged_windows_file_streams_with_its_ragged_record_padded(reader, blo
     pd.testing.assert_frame_equal(streamed(RAGGED, reader, block_bytes), whole)
 
 
+@pytest.mark.parametrize("reader", sorted(READERS))
+@pytest.mark.parametrize("head_bytes", [128, 1000, 1 << 20])
+def test_a_windows_file_that_starts_as_utf8_streams_from_a_copy_of_it(reader, head_bytes):
+    # UTF-8 up to its last line: the rest is checked as it is copied, then the copy is read as Windows-1252.
+    data = GOOD.replace("Flu, type 1", "Grippe \u00e9").encode() + "P9,40,M,2024-01-01,,Jos\u00e9\n".encode("cp1252")
+    whole = patients_csv.read_whole(data, NAME)
+    assert "Grippe Ã©" in set(whole["diagnosis"]) and "José" in set(whole["diagnosis"])
+    pd.testing.assert_frame_equal(streamed(data, reader, 1000, head_bytes=head_bytes), whole)
+
+
 @pytest.mark.parametrize(
     "data",
     [
         GOOD.encode(),  # UTF-8
-        GOOD.encode() + "Jos\u00e9".encode("cp1252"),  # UTF-8 in its first block: read whole, decided on the whole file
+        GOOD.replace("Flu", "Gripp\u00e9").encode(),  # UTF-8 beyond ASCII, to its end
         WINDOWS + b"P9,40,M,2024-01-01,,x\x81y\n",  # a byte Windows-1252 leaves undefined: read whole as Latin-1
     ],
 )
 @pytest.mark.parametrize("reader", sorted(READERS))
-def test_what_is_not_windows_1252_throughout_is_handed_over(data, reader):
-    assert streamed(data, reader, 1000, head_bytes=1000) is None
+@pytest.mark.parametrize("head_bytes", [128, 1000])
+def test_what_is_not_windows_1252_throughout_is_handed_over(data, reader, head_bytes):
+    assert streamed(data, reader, 1000, head_bytes=head_bytes) is None
 
 
 @pytest.mark.parametrize("name", sorted(BAD_INPUTS))
