@@ -358,3 +358,18 @@ def test_a_nul_byte_is_refused_as_binary_as_the_whole_file_reader_refuses_it(dat
     with pytest.raises(UnreadableFile) as whole:
         _read(data)
     assert str(whole.value) == refused
+
+
+@pytest.mark.parametrize("text", ["", "\n", "a", "a\nb", "a\n\nb\n", "\n\na\r\n"])
+def test_lines_are_numbered_as_split_numbers_them(text):
+    assert list(facilities_json._lines(text)) == list(enumerate(text.split("\n"), start=1))
+
+
+def test_a_cut_array_is_refused_with_the_first_error_of_the_whole_text():
+    cut = json.dumps([FLAT, NESTED] * 50, indent=1).encode()[:-40]
+    with pytest.raises(UnreadableFile) as refused:
+        read_facilities(cut, SOURCE)
+    with pytest.raises(json.JSONDecodeError) as parsed:
+        json.loads(cut)
+    where = f"line {parsed.value.lineno} column {parsed.value.colno}: {parsed.value.msg}"
+    assert refused.value.reason == f"not JSON: {where}"
