@@ -16,3 +16,12 @@ class NotStreamable(Exception):
 
 class BinaryContent(NotStreamable):
     """A NUL byte in a file: the whole-file reader calls a CSV binary whatever else it holds."""
+
+
+class NotUtf8(NotStreamable):
+    """Text that is not UTF-8: where the first offending byte is, counted as `bytes.decode("utf-8-sig")` counts it
+    (after a byte-order mark), and why."""
+
+    def __init__(self, offset: int, reason: str):
+        super().__init__(f"byte {offset}: {reason}")
+        self.offset, self.reason = offset, reason

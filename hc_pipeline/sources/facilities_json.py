@@ -9,7 +9,7 @@ import pandas as pd
 
 from hc_pipeline.cycles import collector_paused
 from hc_pipeline.sources import json_numbers
-from hc_pipeline.sources.errors import BinaryContent, NotStreamable, UnreadableFile
+from hc_pipeline.sources.errors import BinaryContent, NotStreamable, NotUtf8, UnreadableFile
 from hc_pipeline.sources.json_array import array_elements
 from hc_pipeline.sources.resumed import resumed
 
@@ -150,8 +150,8 @@ def stream_facilities(stream: BinaryIO, source_file: str, block_bytes: int | Non
     block at a time.
 
     Raises NotStreamable, possibly after some batches, for any other file (one object, anything not clean UTF-8 or
-    not valid JSON as a whole); the whole-file reader then reads it or says why not. A NUL byte anywhere is the
-    whole-file reader's UnreadableFile (binary content) as soon as it is met.
+    not valid JSON as a whole); the whole-file reader then reads it or says why not. A NUL byte, or a byte that is
+    not UTF-8 (once the rest holds no NUL), is the whole-file reader's UnreadableFile without holding the file.
     """
     block_bytes = block_bytes or BLOCK_BYTES
     head = stream.read(block_bytes)
@@ -169,6 +169,12 @@ def stream_facilities(stream: BinaryIO, source_file: str, block_bytes: int | Non
             yield from _stream_lines(stream, source_file, block_bytes)
     except BinaryContent:
         raise UnreadableFile(source_file, BINARY) from None  # what the whole-file reader says, holding the file
+    except NotUtf8 as bad:
+        # The whole-file reader says so too, unless a NUL byte further on makes the file binary to it.
+        while block := stream.read(block_bytes):
+            if b"\x00" in block:
+                raise UnreadableFile(source_file, BINARY) from None
+        raise UnreadableFile(source_file, f"not UTF-8 text: {bad}") from None
 
 
 def _stripped(head: bytes) -> bytes:
@@ -211,19 +217,23 @@ def _stream_container(stream: BinaryIO, source_file: str, block_bytes: int) -> I
 
 def _stream_lines(stream: BinaryIO, source_file: str, block_bytes: int) -> Iterator[pd.DataFrame]:
     """The rows of an NDJSON file, a block of whole lines at a time."""
-    pending, number, rows = b"", 0, 0
+    pending, number, rows, at, bom = b"", 0, 0, 0, 0
     while True:
         block = stream.read(block_bytes)
-        data, pending = pending + block, b""
+        if b"\x00" in block:
+            raise BinaryContent(source_file)
+        data, pending, start = pending + block, b"", at
         if block:  # whole lines only: a newline byte never falls inside a UTF-8 character
             cut = data.rfind(b"\n") + 1
             data, pending = data[:cut], data[cut:]
-        if b"\x00" in data:
-            raise BinaryContent(source_file)
+        at = start + len(data)
         try:
+            # Before the first line, the text so far is the file's start: decoded as the whole-file reader does.
             text = data.decode("utf-8-sig" if number == 0 else "utf-8")
-        except UnicodeDecodeError:
-            raise NotStreamable(source_file) from None
+        except UnicodeDecodeError as error:
+            raise NotUtf8(error.start if number == 0 else start + error.start - bom, error.reason) from None
+        if number == 0 and data:
+            bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
         lines = text.split("\n")[:-1] if block else text.split("\n")
         try:
             with collector_paused():

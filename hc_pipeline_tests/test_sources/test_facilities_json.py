@@ -373,3 +373,19 @@ def test_a_cut_array_is_refused_with_the_first_error_of_the_whole_text():
         json.loads(cut)
     where = f"line {parsed.value.lineno} column {parsed.value.colno}: {parsed.value.msg}"
     assert refused.value.reason == f"not JSON: {where}"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        (json.dumps(FLAT) + "\n").encode() * 20 + '{"facility_id": "FAC-é"}\n'.encode("latin-1"),  # NDJSON
+        b"\xef\xbb\xbf" + (json.dumps(FLAT) + "\n").encode() * 20 + b'{"n": "\xff"}\n',  # after a byte-order mark
+        json.dumps([FLAT] * 20).encode()[:-1] + ', "FAC-\xe9"]'.encode("latin-1"),  # an array
+        json.dumps([FLAT] * 20).encode()[:-1] + ', "\xe9"]'.encode("latin-1") + b"\x00",  # ... and a NUL after it
+    ],
+)
+def test_a_byte_that_is_not_utf8_is_refused_as_the_whole_file_reader_refuses_it(data):
+    refused = _streamed(data, 64)
+    with pytest.raises(UnreadableFile) as whole:
+        _read(data)
+    assert isinstance(refused, str) and refused == str(whole.value)
