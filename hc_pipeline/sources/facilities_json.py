@@ -12,6 +12,7 @@ from hc_pipeline.sources import json_numbers
 from hc_pipeline.sources.errors import BinaryContent, NotStreamable, NotUtf8, UnreadableFile
 from hc_pipeline.sources.json_array import array_elements
 from hc_pipeline.sources.resumed import resumed
+from hc_pipeline.sources.utf8_blocks import utf8_lines
 
 COLUMNS = ["record_json", "source_file", "source_row", "parse_error"]
 BINARY = "binary content, not a UTF-8 JSON text file"
@@ -217,24 +218,9 @@ def _stream_container(stream: BinaryIO, source_file: str, block_bytes: int) -> I
 
 def _stream_lines(stream: BinaryIO, source_file: str, block_bytes: int) -> Iterator[pd.DataFrame]:
     """The rows of an NDJSON file, a block of whole lines at a time."""
-    pending, number, rows, at, bom = b"", 0, 0, 0, 0
-    while True:
-        block = stream.read(block_bytes)
-        if b"\x00" in block:
-            raise BinaryContent(source_file)
-        data, pending, start = pending + block, b"", at
-        if block:  # whole lines only: a newline byte never falls inside a UTF-8 character
-            cut = data.rfind(b"\n") + 1
-            data, pending = data[:cut], data[cut:]
-        at = start + len(data)
-        try:
-            # Before the first line, the text so far is the file's start: decoded as the whole-file reader does.
-            text = data.decode("utf-8-sig" if number == 0 else "utf-8")
-        except UnicodeDecodeError as error:
-            raise NotUtf8(error.start if number == 0 else start + error.start - bom, error.reason) from None
-        if number == 0 and data:
-            bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-        lines = text.split("\n")[:-1] if block else text.split("\n")
+    number, rows = 0, 0
+    for text, last in utf8_lines(stream, block_bytes):
+        lines = text.split("\n") if last else text.split("\n")[:-1]
         try:
             with collector_paused():
                 found = [row for at, line in enumerate(lines, start=number + 1) if (row := _line_row(line, at))]
@@ -246,8 +232,6 @@ def _stream_lines(stream: BinaryIO, source_file: str, block_bytes: int) -> Itera
         if found:
             rows += len(found)
             yield _frame(found, source_file)
-        if not block:
-            break
     if rows < 2:  # one object, or a wrapper on one line: the whole-file reader tells them apart
         raise NotStreamable(source_file)
 

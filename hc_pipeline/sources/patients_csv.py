@@ -17,7 +17,7 @@ import pyarrow.csv as pa_csv
 from hc_pipeline.cycles import collector_paused
 from hc_pipeline.sources.errors import BinaryContent, NotStreamable, UnreadableFile
 from hc_pipeline.sources.skipped_records import TEXT, SkippedRecords, padded
-from hc_pipeline.sources.utf8_blocks import utf8_blocks
+from hc_pipeline.sources.utf8_blocks import utf8_lines
 
 REQUIRED_COLUMNS = ("patient_id", "age", "gender", "admission_date", "discharge_date", "diagnosis")
 BINARY = "binary content, not a CSV text file"
@@ -138,21 +138,18 @@ def stream_records(stream: BinaryIO, source_file: str, block_bytes: int | None =
 def _utf8_pieces(stream: BinaryIO, block_bytes: int) -> Iterator[str]:
     """The stream's text, without a byte-order mark, in pieces cut after a newline; NotStreamable at anything
     `_decode` would read as another encoding or as binary."""
-    pending, first = "", True
-    for text, last in utf8_blocks(stream, block_bytes):
-        text = pending + text
-        if first and not last and len(text) <= 65536:
-            pending = text  # the binary check looks at the first 65,536 characters, as `_decode` does
-            continue
-        if first:
-            sample = text[:65536]
+    head = ""  # the pieces held until the binary check has the first 65,536 characters, as `_decode` has them
+    for piece, last in utf8_lines(stream, block_bytes):
+        if head is not None:
+            head += piece
+            if len(head) <= 65536 and not last:
+                continue
+            sample = head[:65536]
             if len(_CONTROL.findall(sample)) > 0.1 * len(sample):
                 raise NotStreamable()
-            first = False
-        cut = len(text) if last else text.rfind("\n") + 1
-        if cut:
-            yield text[:cut]
-        pending = text[cut:]
+            piece, head = head, None
+        if piece:
+            yield piece
 
 
 def _streamed_names(head: bytes, more: bool) -> list[str]:
@@ -168,13 +165,9 @@ def _streamed_names(head: bytes, more: bool) -> list[str]:
     if not text.strip() or len(_CONTROL.findall(sample)) > 0.1 * len(sample):
         raise NotStreamable()
     try:
-        header = next(_records(text, ""), (0, None))[1]
-    except UnreadableFile:
+        return _required_columns(next(_records(text, ""), (0, None))[1], "")
+    except UnreadableFile:  # a quote left open, no required columns: the whole-file reader says so
         raise NotStreamable() from None
-    names = _column_names(header)
-    if header is None or any(c not in names for c in REQUIRED_COLUMNS):
-        raise NotStreamable()
-    return names
 
 
 class _Blocks(io.RawIOBase):

@@ -1,4 +1,4 @@
-"""A landed stream as UTF-8 text, a block at a time, for the readers that stream text."""
+"""A landed stream as UTF-8 text, a block or a piece of whole lines at a time, for the readers that stream text."""
 
 import codecs
 from collections.abc import Iterator
@@ -31,3 +31,15 @@ def utf8_blocks(stream: BinaryIO, block_bytes: int) -> Iterator[tuple[str, bool]
         yield text, not block
         if not block:
             return
+
+
+def utf8_lines(stream: BinaryIO, block_bytes: int) -> Iterator[tuple[str, bool]]:
+    """`utf8_blocks`' text in pieces of whole lines (each ends in a newline but the last, what is left) and whether
+    the piece is the last; empty pieces only at the end."""
+    pending = ""
+    for text, last in utf8_blocks(stream, block_bytes):
+        text = pending + text
+        cut = len(text) if last else text.rfind("\n") + 1
+        if cut or last:
+            yield text[:cut], last
+        pending = text[cut:]

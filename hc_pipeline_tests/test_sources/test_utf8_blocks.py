@@ -7,7 +7,7 @@ import random
 import pytest
 
 from hc_pipeline.sources.errors import BinaryContent, NotUtf8
-from hc_pipeline.sources.utf8_blocks import utf8_blocks
+from hc_pipeline.sources.utf8_blocks import utf8_blocks, utf8_lines
 
 
 def first_error(data: bytes, block_bytes: int) -> tuple[int, str] | None:
@@ -49,3 +49,12 @@ def test_a_file_cut_inside_a_character_or_a_byte_order_mark_is_not_utf8(data):
 def test_a_nul_byte_is_binary_content():
     with pytest.raises(BinaryContent):
         list(utf8_blocks(io.BytesIO(b"abc\x00"), 2))
+
+
+@pytest.mark.parametrize("block_bytes", [1, 3, 7, 64])
+def test_lines_come_in_pieces_of_whole_lines_that_join_to_the_text(block_bytes):
+    text = "a\nbé\n\n€€€ no newline for a while 𝄞\nlast"
+    pieces = list(utf8_lines(io.BytesIO(codecs.BOM_UTF8 + text.encode()), block_bytes))
+    assert "".join(piece for piece, _ in pieces) == text
+    assert [last for _, last in pieces] == [False] * (len(pieces) - 1) + [True]
+    assert all(piece.endswith("\n") for piece, _ in pieces[:-1]) and all(piece for piece, _ in pieces[:-1])
